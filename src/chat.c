@@ -1,0 +1,576 @@
+/*
+ * Protocol v1 request handling: sessions, nicks, rooms, fan-out, history
+ * replay. Every frame is encoded once into c->out, copied once into a msg,
+ * and that one msg is queued for every recipient.
+ */
+#include "chat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "log.h"
+#include "msg.h"
+#include "room.h"
+#include "session.h"
+
+void
+chat_init(struct chat *c, const struct config *cfg,
+	  const struct chat_transport *t, struct history *h)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*c = (struct chat){
+		.cfg = cfg,
+		.transport = *t,
+		.history = h,
+		.next_session_id = 1,
+		.rng = (uint32_t)(ts.tv_nsec ^ ts.tv_sec ^ getpid()) | 1,
+	};
+	dict_init(&c->rooms, false);
+	dict_init(&c->nicks, true);
+	jbuf_init(&c->out);
+}
+
+static void
+free_room(void *value, void *ud)
+{
+	room_free(value);
+}
+
+void
+chat_fini(struct chat *c)
+{
+	dict_foreach(&c->rooms, free_room, NULL);
+	dict_fini(&c->rooms);
+	dict_fini(&c->nicks);
+	jbuf_fini(&c->out);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- sending ---- */
+
+/* The frame in c->out as a msg: NULL when out of memory (logged). */
+static struct msg *
+frame(struct chat *c)
+{
+	struct msg *m = c->out.oom ? NULL : msg_new(c->out.data, c->out.len);
+
+	if (!m)
+		log_warn("out of memory building a frame; dropped");
+	return m;
+}
+
+static void
+send_out(struct session *s)
+{
+	struct msg *m = frame(s->chat);
+
+	if (m) {
+		session_send(s, m);
+		msg_unref(m);
+	}
+}
+
+/* Sends c->out to every member of r except `except` (may be NULL). */
+static void
+broadcast_out(struct chat *c, struct room *r, struct session *except)
+{
+	struct msg *m = frame(c);
+
+	if (!m)
+		return;
+	/* session_send may close a slow member, which does not change the
+	 * member list until its CLOSED callback, so the walk stays valid. */
+	for (unsigned i = 0; i < r->nmembers; i++)
+		if (r->members[i] != except)
+			session_send(r->members[i], m);
+	msg_unref(m);
+}
+
+static void
+send_error(struct session *s, const char *code, const char *text,
+	   const char *cid)
+{
+	json_error(&s->chat->out, code, text, cid);
+	send_out(s);
+}
+
+/* ---- rooms ---- */
+
+static struct room *
+find_room(struct chat *c, const char *name)
+{
+	return dict_get(&c->rooms, name);
+}
+
+static struct room *
+get_room(struct chat *c, const char *name)
+{
+	struct room *r = find_room(c, name);
+
+	if (r)
+		return r;
+	/* Ids continue from the stored history, never reused. */
+	r = room_new(name, history_last_id(c->history, name));
+	if (!r)
+		return NULL;
+	if (dict_set(&c->rooms, r->name, r)) {
+		room_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+drop_room_if_empty(struct chat *c, struct room *r)
+{
+	if (room_is_empty(r)) {
+		dict_del(&c->rooms, r->name);
+		room_free(r);
+	}
+}
+
+static void
+send_joined(struct session *s, struct room *r)
+{
+	struct jbuf *b = &s->chat->out;
+
+	json_joined_begin(b, r->name);
+	for (unsigned i = 0; i < r->nmembers; i++)
+		json_joined_member(b, r->members[i]->nick);
+	json_joined_end(b);
+	send_out(s);
+}
+
+static void
+add_history_item(const struct chat_record *rec, void *ud)
+{
+	json_history_item(ud, rec);
+}
+
+static void
+send_history_after(struct session *s, struct room *r, uint64_t since)
+{
+	struct jbuf *b = &s->chat->out;
+	bool more;
+
+	json_history_begin(b, r->name);
+	history_after(s->chat->history, r->name, since, CHAT_SINCE_LIMIT,
+		      add_history_item, b, &more);
+	json_history_end(b, more);
+	send_out(s);
+}
+
+static void
+send_history_before(struct session *s, struct room *r, uint64_t before,
+		    unsigned limit)
+{
+	struct jbuf *b = &s->chat->out;
+	bool more;
+
+	json_history_begin(b, r->name);
+	history_before(s->chat->history, r->name, before, limit,
+		       add_history_item, b, &more);
+	json_history_end(b, more);
+	send_out(s);
+}
+
+/* Joins s to room `name`; sends joined + history, presence to the others. */
+static int
+join_room(struct session *s, const char *name, bool has_since, uint64_t since,
+	  const char *cid)
+{
+	struct chat *c = s->chat;
+	struct room *r = find_room(c, name);
+	bool fresh = !r || !session_in_room(s, r);
+
+	if (fresh && s->nrooms >= SESSION_MAX_ROOMS) {
+		send_error(s, "bad_request", "too many rooms joined", cid);
+		return 0;
+	}
+	r = get_room(c, name);
+	if (!r)
+		return -ENOMEM;
+	if (fresh && room_add(r, s)) {
+		drop_room_if_empty(c, r);
+		return -ENOMEM;
+	}
+	if (session_enter_room(s, r)) {
+		if (fresh) {
+			room_remove(r, s);
+			drop_room_if_empty(c, r);
+		}
+		return -ENOMEM;
+	}
+	send_joined(s, r);
+	if (has_since)
+		send_history_after(s, r, since);
+	else
+		send_history_before(s, r, 0, c->cfg->history);
+	if (fresh) {
+		json_presence(&c->out, r->name, "join", s->nick, NULL);
+		broadcast_out(c, r, s);
+	}
+	return 0;
+}
+
+static void
+leave_room(struct session *s, struct room *r, bool tell_leaver)
+{
+	struct chat *c = s->chat;
+
+	room_remove(r, s);
+	session_exit_room(s, r);
+	if (tell_leaver) {
+		json_left(&c->out, r->name);
+		send_out(s);
+	}
+	json_presence(&c->out, r->name, "leave", s->nick, NULL);
+	broadcast_out(c, r, NULL);
+	drop_room_if_empty(c, r);
+}
+
+/* ---- nicks ---- */
+
+static uint32_t
+next_random(struct chat *c)
+{
+	/* xorshift32: guest names only need to look random. */
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 17;
+	c->rng ^= c->rng << 5;
+	return c->rng;
+}
+
+static int
+assign_guest_nick(struct chat *c, struct session *s)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		snprintf(s->nick, sizeof(s->nick), "guest-%04x",
+			 next_random(c) & 0xffff);
+		if (!dict_get(&c->nicks, s->nick))
+			return dict_set(&c->nicks, s->nick, s);
+	}
+	/* A crowded server: the session id is unique by construction, and no
+	 * user can pick it because guest-<n> names are reserved. */
+	snprintf(s->nick, sizeof(s->nick), "guest-%llu",
+		 (unsigned long long)s->id);
+	return dict_set(&c->nicks, s->nick, s);
+}
+
+/* Validates and applies a nick change; false when an error was sent. */
+static bool
+change_nick(struct session *s, const char *nick, const char *cid)
+{
+	struct chat *c = s->chat;
+	struct session *owner;
+	char old[sizeof(s->nick)];
+
+	if (!name_is_valid(nick, NAME_NICK_MAX)) {
+		send_error(s, "bad_nick",
+			   "nick must be 1 to 32 of A-Z a-z 0-9 _ . -", cid);
+		return false;
+	}
+	owner = dict_get(&c->nicks, nick);
+	if (owner && owner != s) {
+		send_error(s, "nick_taken", "that nick is in use", cid);
+		return false;
+	}
+	if (!strcmp(nick, s->nick))
+		return true;
+	/* owner == s means only the letter case changes: the case-folded
+	 * key already maps to s. */
+	if (!owner) {
+		if (dict_set(&c->nicks, nick, s)) {
+			send_error(s, "bad_nick", "server out of memory", cid);
+			return false;
+		}
+		dict_del(&c->nicks, s->nick);
+	}
+	strcpy(old, s->nick);
+	strcpy(s->nick, nick);
+	for (unsigned i = 0; i < s->nrooms; i++) {
+		json_presence(&c->out, s->rooms[i]->name, "nick", s->nick, old);
+		broadcast_out(c, s->rooms[i], NULL);
+	}
+	return true;
+}
+
+/* ---- requests ---- */
+
+/*
+ * Resolves the room a request names (or the current room). On failure an
+ * error frame is sent and NULL returned.
+ */
+static struct room *
+member_room(struct session *s, const char *name, const char *cid)
+{
+	struct room *r;
+
+	if (!name) {
+		r = session_current_room(s);
+		if (!r)
+			send_error(s, "not_in_room", "join a room first", cid);
+		return r;
+	}
+	if (!name_is_valid(name, NAME_ROOM_MAX)) {
+		send_error(s, "bad_room",
+			   "room must be 1 to 64 of A-Z a-z 0-9 _ . -", cid);
+		return NULL;
+	}
+	r = find_room(s->chat, name);
+	if (!r || !session_in_room(s, r)) {
+		send_error(s, "not_in_room", "you are not in that room", cid);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+handle_message(struct session *s, const struct request *req)
+{
+	struct chat *c = s->chat;
+	struct chat_record rec;
+	struct room *r;
+
+	r = member_room(s, req->room, req->cid);
+	if (!r)
+		return;
+	if (!req->text_len) {
+		send_error(s, "empty", "message text is empty", req->cid);
+		return;
+	}
+	if (req->text_len > c->cfg->max_text_bytes) {
+		send_error(s, "too_long", "message text is too long", req->cid);
+		return;
+	}
+	rec = (struct chat_record){
+		.room = r->name,
+		.id = r->last_id + 1,
+		.ts = now_ms(),
+		.nick = s->nick,
+		.text = req->text,
+		.text_len = req->text_len,
+		.cid = req->cid,
+	};
+	/* Stored before anyone sees it, so history never misses a message a
+	 * client has received. */
+	if (history_append(c->history, &rec)) {
+		log_warn("room %s: could not store message; dropped", r->name);
+		send_error(s, "bad_request", "server could not store message",
+			   req->cid);
+		return;
+	}
+	r->last_id = rec.id;
+	json_message(&c->out, &rec);
+	broadcast_out(c, r, NULL);
+	c->stats.messages++;
+}
+
+static int
+handle_join(struct session *s, const struct request *req)
+{
+	if (!name_is_valid(req->room, NAME_ROOM_MAX)) {
+		send_error(s, "bad_room",
+			   "room must be 1 to 64 of A-Z a-z 0-9 _ . -", req->cid);
+		return 0;
+	}
+	if (req->nick && !change_nick(s, req->nick, req->cid))
+		return 0;
+	return join_room(s, req->room, req->has_since, (uint64_t)req->since,
+			 req->cid);
+}
+
+static void
+handle_history(struct session *s, const struct request *req)
+{
+	struct room *r = member_room(s, req->room, req->cid);
+	int64_t limit = req->has_limit ? req->limit : CHAT_PAGE_DEFAULT;
+
+	if (!r)
+		return;
+	if (limit > CHAT_PAGE_MAX)
+		limit = CHAT_PAGE_MAX;
+	send_history_before(s, r, req->has_before ? (uint64_t)req->before : 0,
+			    (unsigned)limit);
+}
+
+static void
+handle_typing(struct session *s, const struct request *req)
+{
+	struct room *r = member_room(s, req->room, req->cid);
+
+	if (!r)
+		return;
+	json_typing(&s->chat->out, r->name, s->nick);
+	broadcast_out(s->chat, r, s);
+}
+
+static int
+handle_request(struct session *s, const struct request *req)
+{
+	struct room *r;
+
+	switch (req->type) {
+	case REQ_MESSAGE:
+		handle_message(s, req);
+		return 0;
+	case REQ_JOIN:
+		return handle_join(s, req);
+	case REQ_LEAVE:
+		r = member_room(s, req->room, req->cid);
+		if (r)
+			leave_room(s, r, true);
+		return 0;
+	case REQ_NICK:
+		change_nick(s, req->nick, req->cid);
+		return 0;
+	case REQ_HISTORY:
+		handle_history(s, req);
+		return 0;
+	case REQ_TYPING:
+		handle_typing(s, req);
+		return 0;
+	}
+	return 0;
+}
+
+int
+chat_receive(struct session *s, const char *buf, size_t len)
+{
+	struct request req;
+	const char *code, *why = NULL;
+
+	if (s->closing)
+		return 0;
+	if (!chat_utf8_is_valid((const unsigned char *)buf, len))
+		return CHAT_CLOSE_BAD_PAYLOAD;
+	code = request_parse(&req, buf, len, &why);
+	if (code)
+		send_error(s, code, why, req.cid);
+	else if (handle_request(s, &req))
+		send_error(s, "bad_request", "server out of memory", req.cid);
+	request_fini(&req);
+	return 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+int
+chat_connect(struct chat *c, struct session *s, void *conn)
+{
+	s->chat = c;
+	s->conn = conn;
+	s->id = c->next_session_id++;
+	msgq_init(&s->q, c->cfg->send_queue_bytes);
+	if (assign_guest_nick(c, s))
+		return -ENOMEM;
+
+	s->next = c->sessions;
+	if (c->sessions)
+		c->sessions->prev = s;
+	c->sessions = s;
+	c->nsessions++;
+	log_debug("session %llu: connected as %s", (unsigned long long)s->id,
+		  s->nick);
+
+	json_welcome(&c->out, s->nick, CHAT_LOBBY);
+	send_out(s);
+	if (join_room(s, CHAT_LOBBY, false, 0, NULL))
+		log_warn("session %llu: could not join the lobby",
+			 (unsigned long long)s->id);
+	return 0;
+}
+
+void
+chat_disconnect(struct session *s)
+{
+	struct chat *c = s->chat;
+
+	if (!c)
+		return; /* never registered */
+	/* No frame can reach it now; drop the queue before telling others. */
+	s->closing = true;
+	msgq_fini(&s->q);
+	while (s->nrooms)
+		leave_room(s, s->rooms[s->nrooms - 1], false);
+	free(s->rooms);
+	s->rooms = NULL;
+	s->rooms_cap = 0;
+	session_rx_reset(s);
+	if (dict_get(&c->nicks, s->nick) == s)
+		dict_del(&c->nicks, s->nick);
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	c->nsessions--;
+	log_debug("session %llu: disconnected", (unsigned long long)s->id);
+	s->chat = NULL;
+}
+
+void
+chat_shutdown(struct chat *c)
+{
+	for (struct session *s = c->sessions; s; s = s->next)
+		session_close(s, CHAT_CLOSE_GOING_AWAY, "server shutdown");
+}
+
+bool
+chat_utf8_is_valid(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += n + 1;
+	}
+	return true;
+}

@@ -1,0 +1,88 @@
+/*
+ * chat: the service's state for one vhost (sessions, nicks, rooms, history)
+ * and the handling of protocol v1 requests. It knows nothing of lws: the
+ * transport hands it sessions and frames and gives it two callbacks.
+ * Service thread only.
+ */
+#ifndef CHAT_CHAT_H
+#define CHAT_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dict.h"
+#include "json.h"
+
+struct history;
+struct session;
+
+#define CHAT_LOBBY "lobby"
+#define CHAT_SINCE_LIMIT 1000
+#define CHAT_PAGE_DEFAULT 50
+#define CHAT_PAGE_MAX 100
+
+/* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
+enum chat_close {
+	CHAT_CLOSE_GOING_AWAY = 1001,
+	CHAT_CLOSE_UNSUPPORTED = 1003,
+	CHAT_CLOSE_BAD_PAYLOAD = 1007,
+	CHAT_CLOSE_POLICY = 1008,
+	CHAT_CLOSE_TOO_BIG = 1009,
+};
+
+struct chat_transport {
+	/* Ask for a writable callback: the session's queue has frames. */
+	void (*wake)(struct session *s);
+	/* Send a close frame with s->close_code and s->close_reason, then
+	 * drop the connection, without waiting long for a stuck reader. */
+	void (*close)(struct session *s);
+};
+
+struct chat_stats {
+	uint64_t messages;      /* chat messages broadcast */
+	uint64_t slow_consumers; /* sessions closed with 1008 */
+};
+
+struct chat {
+	const struct config *cfg;
+	struct chat_transport transport;
+	struct history *history; /* borrowed */
+	struct dict rooms;       /* name -> struct room, owned */
+	struct dict nicks;       /* nick, case-folded -> struct session */
+	struct session *sessions;
+	unsigned nsessions;
+	uint64_t next_session_id;
+	uint32_t rng;    /* guest nick generator */
+	struct jbuf out; /* scratch for encoding frames */
+	struct chat_stats stats;
+};
+
+void chat_init(struct chat *c, const struct config *cfg,
+	       const struct chat_transport *t, struct history *h);
+/* Frees rooms and the scratch buffer; every session must be gone. */
+void chat_fini(struct chat *c);
+
+/*
+ * Registers s (zeroed storage), gives it a guest nick, sends welcome and joins
+ * it to the lobby. Returns 0 or -ENOMEM, in which case s is not registered
+ * and the connection should be dropped.
+ */
+int chat_connect(struct chat *c, struct session *s, void *conn);
+/* Leaves every room (presence leave to the others) and frees s's state. */
+void chat_disconnect(struct session *s);
+
+/*
+ * Handles one complete inbound text message. Returns 0, or a close code
+ * (1007 for invalid UTF-8) when the connection must be closed.
+ */
+int chat_receive(struct session *s, const char *buf, size_t len);
+
+/* Stages close 1001 for every session (server shutdown). */
+void chat_shutdown(struct chat *c);
+
+/* True when len bytes at p are valid UTF-8 (RFC 3629, no surrogates). */
+bool chat_utf8_is_valid(const unsigned char *p, size_t len);
+
+#endif

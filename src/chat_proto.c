@@ -1,0 +1,185 @@
+/*
+ * lws glue for the "chat" protocol: per-vhost chat state in the vhd, a
+ * struct session as the per-session storage, writes only from
+ * SERVER_WRITEABLE, and reassembly of fragmented messages.
+ */
+#include "chat_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "chat.h"
+#include "log.h"
+#include "msg.h"
+#include "session.h"
+
+struct chat_vhd {
+	struct chat chat;
+};
+
+/* How long a staged close may wait on a client that does not read. */
+#define CLOSE_GRACE_SECS 5
+
+static void
+wake(struct session *s)
+{
+	lws_callback_on_writable(s->conn);
+}
+
+static void
+close_later(struct session *s)
+{
+	/* The close frame is written from WRITEABLE, after whatever lws
+	 * already holds for this connection; a client that never reads is
+	 * dropped when the grace runs out. */
+	lws_callback_on_writable(s->conn);
+	lws_set_timeout(s->conn, PENDING_TIMEOUT_LAGGING, CLOSE_GRACE_SECS);
+}
+
+static const struct chat_transport transport = {
+	.wake = wake,
+	.close = close_later,
+};
+
+static int
+close_with(struct lws *wsi, uint16_t code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code,
+			 (unsigned char *)reason, strlen(reason));
+	return -1;
+}
+
+/* Only ws://HOST/chat upgrades; other paths are not the chat endpoint. */
+static int
+is_chat_path(struct lws *wsi)
+{
+	char uri[64];
+	int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+
+	return n > 0 && !strcmp(uri, "/chat");
+}
+
+static int
+on_writeable(struct lws *wsi, struct session *s)
+{
+	struct msg *m;
+	size_t len;
+
+	if (s->closing)
+		return close_with(wsi, s->close_code, s->close_reason);
+	m = msgq_pop(&s->q);
+	if (!m)
+		return 0; /* spurious, or the queue was dropped */
+	len = m->len;
+	/* lws keeps any unsent tail itself, so m can go once this returns. */
+	int n = lws_write(wsi, msg_payload(m), len, LWS_WRITE_TEXT);
+	msg_unref(m);
+	if (n < (int)len)
+		return -1;
+	if (!msgq_is_empty(&s->q))
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int
+on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
+{
+	size_t max = s->chat->cfg->max_message_bytes;
+	int code, rc;
+
+	if (s->closing)
+		return 0;
+	if (lws_frame_is_binary(wsi))
+		return close_with(wsi, CHAT_CLOSE_UNSUPPORTED,
+				  "binary frames are not supported");
+
+	if (!s->rx_len && lws_is_final_fragment(wsi)) {
+		/* The common case: a whole message in one piece, no copy. */
+		if (len > max)
+			return close_with(wsi, CHAT_CLOSE_TOO_BIG,
+					  "message too big");
+		code = chat_receive(s, in, len);
+	} else {
+		rc = session_rx_append(s, in, len, max);
+		if (rc == -EMSGSIZE)
+			return close_with(wsi, CHAT_CLOSE_TOO_BIG,
+					  "message too big");
+		if (rc)
+			return close_with(wsi, CHAT_CLOSE_GOING_AWAY,
+					  "out of memory");
+		if (!lws_is_final_fragment(wsi))
+			return 0;
+		code = chat_receive(s, s->rx, s->rx_len);
+		session_rx_reset(s);
+	}
+	if (code)
+		return close_with(wsi, (uint16_t)code, "invalid UTF-8");
+	return 0;
+}
+
+int
+chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		    void *user, void *in, size_t len)
+{
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	struct chat_vhd *vhd =
+		vh ? lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)) : NULL;
+	struct session *s = user;
+	const struct lws_protocol_vhost_options *pvo;
+	const struct chat_env *env;
+
+	switch (reason) {
+	case LWS_CALLBACK_PROTOCOL_INIT:
+		pvo = lws_pvo_search(in, "env");
+		if (!pvo || !pvo->value) {
+			log_err("chat protocol: no env pvo");
+			return -1;
+		}
+		env = (const struct chat_env *)pvo->value;
+		vhd = lws_protocol_vh_priv_zalloc(vh, lws_get_protocol(wsi),
+						  sizeof(*vhd));
+		if (!vhd)
+			return -1;
+		chat_init(&vhd->chat, env->cfg, &transport, env->history);
+		break;
+
+	case LWS_CALLBACK_PROTOCOL_DESTROY:
+		if (vhd)
+			chat_fini(&vhd->chat);
+		break;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return is_chat_path(wsi) ? 0 : 1;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		if (!vhd || chat_connect(&vhd->chat, s, wsi))
+			return -1;
+		break;
+
+	case LWS_CALLBACK_CLOSED:
+		chat_disconnect(s);
+		break;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s->chat)
+			return 0;
+		return on_writeable(wsi, s);
+
+	case LWS_CALLBACK_RECEIVE:
+		if (!s->chat)
+			return -1;
+		return on_receive(wsi, s, in, len);
+
+	default:
+		break;
+	}
+	return 0;
+}
+
+struct chat *
+chat_proto_chat(struct lws_vhost *vh, const struct lws_protocols *proto)
+{
+	struct chat_vhd *vhd = lws_protocol_vh_priv_get(vh, proto);
+
+	return vhd ? &vhd->chat : NULL;
+}

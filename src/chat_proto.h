@@ -1,0 +1,30 @@
+/*
+ * The "chat" lws protocol: turns lws callback reasons into chat calls and
+ * does the writes. It holds no chat policy.
+ */
+#ifndef CHAT_PROTO_H
+#define CHAT_PROTO_H
+
+#include <libwebsockets.h>
+
+struct chat;
+struct config;
+struct history;
+
+/* Handed to the protocol through its "env" pvo (lws passes pointers so). */
+struct chat_env {
+	const struct config *cfg;
+	struct history *history;
+};
+
+#define CHAT_PROTOCOL_NAME "chat"
+#define CHAT_PROTO_RX_BUFFER 4096
+
+int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			void *user, void *in, size_t len);
+
+/* The chat state of vhost vh, or NULL when the protocol failed to init. */
+struct chat *chat_proto_chat(struct lws_vhost *vh,
+			     const struct lws_protocols *proto);
+
+#endif

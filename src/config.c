@@ -1,0 +1,178 @@
+/*
+ * Option table and its parser. Each option has one flag and one environment
+ * variable; a value is checked the same way wherever it came from.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_kind { OPT_UINT, OPT_SIZE, OPT_STRING, OPT_LEVEL };
+
+struct option_spec {
+	const char *flag;
+	const char *env;
+	enum opt_kind kind;
+	size_t offset;
+	unsigned long long min, max;
+	const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct option_spec options[] = {
+	{ "--port", "PORT", OPT_UINT, FIELD(port), 0, 65535,
+	  "TCP port; 0 picks a free one (default 5000)" },
+	{ "--host", "CHAT_HOST", OPT_STRING, FIELD(host), 0, 0,
+	  "address to listen on (default: all interfaces)" },
+	{ "--www", "CHAT_WWW", OPT_STRING, FIELD(www), 0, 0,
+	  "directory served over HTTP (default: www)" },
+	{ "--history", "CHAT_HISTORY", OPT_UINT, FIELD(history), 0, 1000,
+	  "messages replayed on join (default 50)" },
+	{ "--max-message-bytes", "CHAT_MAX_MESSAGE_BYTES", OPT_SIZE,
+	  FIELD(max_message_bytes), 64, 16u << 20,
+	  "largest inbound WebSocket message (default 65536)" },
+	{ "--max-text-bytes", "CHAT_MAX_TEXT_BYTES", OPT_SIZE,
+	  FIELD(max_text_bytes), 1, 16u << 20,
+	  "largest chat message text (default 4096)" },
+	{ "--send-queue-bytes", "CHAT_SEND_QUEUE_BYTES", OPT_SIZE,
+	  FIELD(send_queue_bytes), 1024, 1ull << 32,
+	  "per-client send queue bound (default 1048576)" },
+	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
+	  "debug|info|warn|error (default info)" },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void
+set_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.host = NULL,
+		.port = CONFIG_DEFAULT_PORT,
+		.www = "www",
+		.history = CONFIG_DEFAULT_HISTORY,
+		.max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES,
+		.max_text_bytes = CONFIG_DEFAULT_MAX_TEXT_BYTES,
+		.send_queue_bytes = CONFIG_DEFAULT_SEND_QUEUE_BYTES,
+		.log_level = LOG_LEVEL_INFO,
+	};
+}
+
+/* Stores value into the field; the caller names the source in errors. */
+static int
+apply(struct config *cfg, const struct option_spec *o, const char *value,
+      const char *source, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + o->offset;
+	unsigned long long n;
+	char *end;
+
+	switch (o->kind) {
+	case OPT_STRING:
+		if (!*value) {
+			snprintf(err, errlen, "%s: empty value", source);
+			return -1;
+		}
+		*(const char **)field = value;
+		return 0;
+	case OPT_LEVEL:
+		if (log_level_parse(value, (enum log_level *)field)) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not one of debug, info, warn, error",
+				 source, value);
+			return -1;
+		}
+		return 0;
+	case OPT_UINT:
+	case OPT_SIZE:
+		errno = 0;
+		n = strtoull(value, &end, 10);
+		if (!*value || *end || errno || value[0] == '-' ||
+		    n < o->min || n > o->max) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not a whole number from %llu to %llu",
+				 source, value, o->min, o->max);
+			return -1;
+		}
+		if (o->kind == OPT_UINT)
+			*(unsigned *)field = (unsigned)n;
+		else
+			*(size_t *)field = (size_t)n;
+		return 0;
+	}
+	return -1;
+}
+
+static const struct option_spec *
+find_flag(const char *arg, size_t len)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strlen(options[i].flag) == len &&
+		    !strncmp(options[i].flag, arg, len))
+			return &options[i];
+	return NULL;
+}
+
+enum config_result
+config_parse(struct config *cfg, int argc, char **argv, char *err,
+	     size_t errlen)
+{
+	set_defaults(cfg);
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const char *v = getenv(options[i].env);
+
+		if (v && apply(cfg, &options[i], v, options[i].env, err, errlen))
+			return CONFIG_ERROR;
+	}
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq, *value;
+		const struct option_spec *o;
+		size_t name_len;
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+			return CONFIG_HELP;
+		if (!strcmp(arg, "--version"))
+			return CONFIG_VERSION;
+
+		eq = strchr(arg, '=');
+		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		o = strncmp(arg, "--", 2) ? NULL : find_flag(arg, name_len);
+		if (!o) {
+			snprintf(err, errlen, "%.*s: unknown option",
+				 (int)name_len, arg);
+			return CONFIG_ERROR;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			snprintf(err, errlen, "%s: missing value", o->flag);
+			return CONFIG_ERROR;
+		}
+		if (apply(cfg, o, value, o->flag, err, errlen))
+			return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+}
+
+void
+config_usage(const char *prog)
+{
+	printf("usage: %s [options]\n\n"
+	       "Every option may also come from its environment variable;\n"
+	       "a flag beats the variable, which beats the default.\n\n",
+	       prog);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		printf("  %-22s %-24s %s\n", options[i].flag, options[i].env,
+		       options[i].help);
+	printf("  %-22s %-24s %s\n  %-22s %-24s %s\n", "--help", "",
+	       "print this help and exit", "--version", "",
+	       "print the version and exit");
+}

@@ -1,0 +1,47 @@
+/*
+ * Run-time configuration: defaults < environment < flags, gathered into one
+ * struct that is read-only once the server starts.
+ */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONFIG_DEFAULT_PORT 5000
+#define CONFIG_DEFAULT_HISTORY 50
+#define CONFIG_DEFAULT_MAX_MESSAGE_BYTES 65536
+#define CONFIG_DEFAULT_MAX_TEXT_BYTES 4096
+#define CONFIG_DEFAULT_SEND_QUEUE_BYTES 1048576
+
+struct config {
+	const char *host; /* NULL: every interface */
+	unsigned port;    /* 0: any free port */
+	const char *www;
+	unsigned history; /* messages replayed on join */
+	size_t max_message_bytes;
+	size_t max_text_bytes;
+	size_t send_queue_bytes;
+	enum log_level log_level;
+};
+
+enum config_result {
+	CONFIG_RUN = 0,
+	CONFIG_HELP = 1,    /* --help: usage printed to stdout, exit 0 */
+	CONFIG_VERSION = 2, /* --version */
+	CONFIG_ERROR = -1,  /* err holds one line naming the option; exit 2 */
+};
+
+/*
+ * Fills *cfg from defaults, then the environment (getenv), then argv.
+ * Strings in *cfg point into argv or the environment. On CONFIG_ERROR, err
+ * names the bad option or variable and *cfg is unspecified.
+ */
+enum config_result config_parse(struct config *cfg, int argc, char **argv,
+				char *err, size_t errlen);
+
+/* Prints the option table (flags, variables, defaults). */
+void config_usage(const char *prog);
+
+#endif

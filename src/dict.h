@@ -1,0 +1,35 @@
+/*
+ * A string-keyed hash table (separate chaining, power-of-two buckets) that
+ * maps to caller-owned pointers. It owns copies of the keys, never the values.
+ * Case-insensitive tables fold ASCII letters, as nick uniqueness needs.
+ */
+#ifndef CHAT_DICT_H
+#define CHAT_DICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dict_entry;
+
+struct dict {
+	struct dict_entry **buckets;
+	size_t nbuckets; /* 0 until the first insert */
+	size_t count;
+	bool nocase;
+};
+
+void dict_init(struct dict *d, bool nocase);
+/* Frees the table and its key copies; values are the caller's. */
+void dict_fini(struct dict *d);
+
+void *dict_get(const struct dict *d, const char *key);
+/* Adds or replaces. Returns 0, or -ENOMEM with the table unchanged. */
+int dict_set(struct dict *d, const char *key, void *value);
+/* Returns the removed value, or NULL when absent. */
+void *dict_del(struct dict *d, const char *key);
+
+/* Calls fn for every entry; fn must not change the table. */
+void dict_foreach(const struct dict *d, void (*fn)(void *value, void *ud),
+		  void *ud);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * HTTP side of the vhost: static files from the www/ directory and
+ * /healthz, both answered from one callback mount so that a missing file
+ * gets a real 404 (lws 4.1's file mount leaves such requests hanging).
+ */
+#ifndef CHAT_HTTP_H
+#define CHAT_HTTP_H
+
+#include <libwebsockets.h>
+
+#define HTTP_PROTOCOL_NAME "http"
+
+/* Fills the mount sending every path to the "http" protocol. */
+void http_mount_init(struct lws_http_mount *mount);
+
+/*
+ * The "http" protocol callback. Its PROTOCOL_INIT takes the document root
+ * (an absolute, resolved path) from the pvo named "www".
+ */
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		  void *user, void *in, size_t len);
+
+#endif

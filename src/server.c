@@ -1,0 +1,195 @@
+/*
+ * lws context set-up, the ready line, signals and graceful shutdown.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libwebsockets.h>
+
+#include "chat.h"
+#include "chat_proto.h"
+#include "config.h"
+#include "history.h"
+#include "http.h"
+#include "log.h"
+#include "session.h"
+
+/* Sessions get this long to take their 1001 close before the context goes. */
+#define SHUTDOWN_GRACE_US (3 * LWS_US_PER_SEC)
+#define SHUTDOWN_TICK_US (50 * LWS_US_PER_MS)
+
+static const struct lws_protocols protocols[] = {
+	{ .name = HTTP_PROTOCOL_NAME, .callback = http_callback },
+	{
+		.name = CHAT_PROTOCOL_NAME,
+		.callback = chat_proto_callback,
+		.per_session_data_size = sizeof(struct session),
+		.rx_buffer_size = CHAT_PROTO_RX_BUFFER,
+	},
+	{ NULL, NULL, 0, 0, 0, NULL, 0 } /* terminator */
+};
+
+#define CHAT_PROTOCOL (&protocols[1])
+
+static volatile sig_atomic_t stop_requested;
+static struct lws_context *signal_context;
+
+static void
+on_signal(int signo)
+{
+	stop_requested = 1;
+	/* Wakes lws_service(); it writes to an eventfd, which is safe here. */
+	if (signal_context)
+		lws_cancel_service(signal_context);
+}
+
+struct shutdown_state {
+	lws_sorted_usec_list_t tick;
+	struct lws_context *context;
+	lws_usec_t deadline;
+	int done;
+};
+
+/* Keeps the loop turning while sessions drain, so the deadline is seen. */
+static void
+shutdown_tick(lws_sorted_usec_list_t *sul)
+{
+	struct shutdown_state *st =
+		lws_container_of(sul, struct shutdown_state, tick);
+
+	lws_sul_schedule(st->context, 0, &st->tick, shutdown_tick,
+			 SHUTDOWN_TICK_US);
+}
+
+static int
+resolve_www(const struct config *cfg, char *out, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!realpath(cfg->www, out) || stat(out, &st) || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "--www: '%s' is not a directory",
+			 cfg->www);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+service_until_stopped(struct lws_context *context, struct chat *chat)
+{
+	struct shutdown_state st = { .context = context };
+
+	while (!st.done) {
+		if (lws_service(context, 0) < 0)
+			break;
+		if (!stop_requested)
+			continue;
+		if (!st.deadline) {
+			log_info("shutting down: closing %u sessions",
+				 chat ? chat->nsessions : 0);
+			if (chat)
+				chat_shutdown(chat);
+			st.deadline = lws_now_usecs() + SHUTDOWN_GRACE_US;
+			lws_sul_schedule(context, 0, &st.tick, shutdown_tick,
+					 SHUTDOWN_TICK_US);
+		}
+		if (!chat || !chat->nsessions ||
+		    lws_now_usecs() > st.deadline)
+			st.done = 1;
+	}
+	lws_sul_cancel(&st.tick);
+}
+
+int
+server_run(const struct config *cfg, char *err, size_t errlen)
+{
+	char www[PATH_MAX];
+	struct lws_http_mount mount;
+	struct lws_context_creation_info info;
+	struct lws_context *context;
+	struct lws_vhost *vhost;
+	struct history *history;
+	struct chat_env env;
+	struct sigaction sa;
+	int port;
+
+	if (resolve_www(cfg, www, err, errlen))
+		return SERVER_EXIT_USAGE;
+	history = history_open(err, errlen);
+	if (!history)
+		return SERVER_EXIT_FAILURE;
+	env = (struct chat_env){ .cfg = cfg, .history = history };
+
+	/* The chat protocol finds its env here; "default" makes it serve
+	 * clients that name no subprotocol. */
+	const struct lws_protocol_vhost_options pvo_default = {
+		NULL, NULL, "default", ""
+	};
+	const struct lws_protocol_vhost_options pvo_env = {
+		&pvo_default, NULL, "env", (const char *)&env
+	};
+	const struct lws_protocol_vhost_options pvo_chat = {
+		NULL, &pvo_env, CHAT_PROTOCOL_NAME, ""
+	};
+	const struct lws_protocol_vhost_options pvo_www = {
+		NULL, NULL, "www", www
+	};
+	const struct lws_protocol_vhost_options pvo_http = {
+		&pvo_chat, &pvo_www, HTTP_PROTOCOL_NAME, ""
+	};
+
+	http_mount_init(&mount);
+	memset(&info, 0, sizeof(info));
+	info.port = (int)cfg->port;
+	info.iface = cfg->host;
+	info.protocols = protocols;
+	info.pvo = &pvo_http;
+	info.mounts = &mount;
+	info.vhost_name = "default";
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+
+	log_setup(cfg->log_level);
+	context = lws_create_context(&info);
+	if (!context) {
+		snprintf(err, errlen, "cannot listen on %s:%u",
+			 cfg->host ? cfg->host : "*", cfg->port);
+		history_close(history);
+		return SERVER_EXIT_FAILURE;
+	}
+	vhost = lws_get_vhost_by_name(context, "default");
+	port = vhost ? lws_get_vhost_listen_port(vhost) : -1;
+	if (port <= 0) {
+		snprintf(err, errlen, "cannot listen on %s:%u",
+			 cfg->host ? cfg->host : "*", cfg->port);
+		lws_context_destroy(context);
+		history_close(history);
+		return SERVER_EXIT_FAILURE;
+	}
+
+	signal_context = context;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	fprintf(stderr, "listening on http://%s:%d\n",
+		cfg->host ? cfg->host : "localhost", port);
+	fflush(stderr);
+
+	service_until_stopped(context, chat_proto_chat(vhost, CHAT_PROTOCOL));
+
+	signal_context = NULL;
+	lws_context_destroy(context);
+	history_close(history);
+	log_info("stopped");
+	return SERVER_EXIT_OK;
+}

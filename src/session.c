@@ -1,0 +1,127 @@
+/*
+ * Per-connection state: send queue, room list and inbound reassembly.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "log.h"
+#include "msg.h"
+
+void
+session_send(struct session *s, struct msg *m)
+{
+	int rc;
+
+	if (s->closing)
+		return;
+	rc = msgq_push(&s->q, m);
+	if (rc == -ENOBUFS) {
+		log_warn("session %llu: send queue over %zu bytes, closing "
+			 "(slow consumer)",
+			 (unsigned long long)s->id, s->q.max_bytes);
+		s->chat->stats.slow_consumers++;
+		session_close(s, CHAT_CLOSE_POLICY, "slow consumer");
+		return;
+	}
+	if (rc) {
+		log_warn("session %llu: out of memory queueing a frame, closing",
+			 (unsigned long long)s->id);
+		session_close(s, CHAT_CLOSE_GOING_AWAY, "out of memory");
+		return;
+	}
+	s->chat->transport.wake(s);
+}
+
+void
+session_close(struct session *s, uint16_t code, const char *reason)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	s->close_code = code;
+	s->close_reason = reason;
+	/* Whatever is queued would only delay the close frame. */
+	msgq_fini(&s->q);
+	s->chat->transport.close(s);
+}
+
+struct room *
+session_current_room(const struct session *s)
+{
+	return s->nrooms ? s->rooms[s->nrooms - 1] : NULL;
+}
+
+bool
+session_in_room(const struct session *s, const struct room *r)
+{
+	for (unsigned i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r)
+			return true;
+	return false;
+}
+
+int
+session_enter_room(struct session *s, struct room *r)
+{
+	session_exit_room(s, r);
+	if (s->nrooms == s->rooms_cap) {
+		unsigned cap = s->rooms_cap ? s->rooms_cap * 2 : 2;
+		struct room **rooms = realloc(s->rooms, cap * sizeof(*rooms));
+
+		if (!rooms)
+			return -ENOMEM;
+		s->rooms = rooms;
+		s->rooms_cap = cap;
+	}
+	s->rooms[s->nrooms++] = r;
+	return 0;
+}
+
+void
+session_exit_room(struct session *s, struct room *r)
+{
+	for (unsigned i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r) {
+			memmove(&s->rooms[i], &s->rooms[i + 1],
+				(s->nrooms - i - 1) * sizeof(*s->rooms));
+			s->nrooms--;
+			return;
+		}
+}
+
+int
+session_rx_append(struct session *s, const void *data, size_t len, size_t max)
+{
+	if (len > max || s->rx_len > max - len)
+		return -EMSGSIZE;
+	if (s->rx_len + len > s->rx_cap) {
+		size_t cap = s->rx_cap ? s->rx_cap : 1024;
+		char *rx;
+
+		while (cap < s->rx_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		rx = realloc(s->rx, cap);
+		if (!rx)
+			return -ENOMEM;
+		s->rx = rx;
+		s->rx_cap = cap;
+	}
+	memcpy(s->rx + s->rx_len, data, len);
+	s->rx_len += len;
+	return 0;
+}
+
+void
+session_rx_reset(struct session *s)
+{
+	/* Idle sessions keep no reassembly buffer. */
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_len = s->rx_cap = 0;
+}

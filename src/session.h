@@ -1,0 +1,70 @@
+/*
+ * session: one WebSocket connection's chat state. lws allocates it (the
+ * per-session storage) and zeroes it; chat_connect() fills it and
+ * chat_disconnect() empties it.
+ *
+ * Lifetime: registered with the chat from ESTABLISHED to CLOSED. Rooms hold
+ * borrowed pointers to it; disconnect removes it from each one, drains its
+ * queue and frees what it owns, after which no pointer to it remains.
+ */
+#ifndef CHAT_SESSION_H
+#define CHAT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msgq.h"
+#include "name.h"
+
+struct chat;
+struct msg;
+struct room;
+
+/* A session joins at most this many rooms at once. */
+#define SESSION_MAX_ROOMS 64
+
+struct session {
+	struct session *prev, *next; /* the chat's list of sessions */
+	struct chat *chat;
+	void *conn; /* the transport's handle (the lws wsi) */
+	uint64_t id;
+	struct room **rooms; /* join order; the last one is the current room */
+	unsigned nrooms, rooms_cap;
+	struct msgq q;
+	char *rx; /* reassembly of a fragmented inbound message */
+	size_t rx_len, rx_cap;
+	bool closing; /* a close was staged: send it nothing more */
+	uint16_t close_code;
+	const char *close_reason; /* static string */
+	char nick[NAME_NICK_MAX + 1];
+};
+
+/*
+ * Queues m for s and asks the transport for a writable callback. A session
+ * whose queue is over its bound is closed with 1008 "slow consumer" instead,
+ * and m is not queued. m's reference stays with the caller either way.
+ */
+void session_send(struct session *s, struct msg *m);
+
+/*
+ * Stages a close with code and a static reason string; nothing more is sent
+ * to s, and the transport closes it once the frames it already took are out.
+ */
+void session_close(struct session *s, uint16_t code, const char *reason);
+
+struct room *session_current_room(const struct session *s);
+bool session_in_room(const struct session *s, const struct room *r);
+/* Adds r as the current room (moving it last if already there). */
+int session_enter_room(struct session *s, struct room *r);
+void session_exit_room(struct session *s, struct room *r);
+
+/*
+ * Appends a fragment to the reassembly buffer, which never grows past max.
+ * Returns 0, -EMSGSIZE when the message would be over max, or -ENOMEM.
+ */
+int session_rx_append(struct session *s, const void *data, size_t len,
+		      size_t max);
+void session_rx_reset(struct session *s);
+
+#endif
