@@ -38,7 +38,7 @@ chat_init(struct chat *c, const struct config *cfg,
 }
 
 static void
-free_room(void *value, void *ud)
+free_room(const char *name, void *value, void *ud)
 {
 	room_free(value);
 }
@@ -46,6 +46,8 @@ free_room(void *value, void *ud)
 void
 chat_fini(struct chat *c)
 {
+	chat_flush(c);
+	free(c->pending);
 	dict_foreach(&c->rooms, free_room, NULL);
 	dict_fini(&c->rooms);
 	dict_fini(&c->nicks);
@@ -85,20 +87,26 @@ send_out(struct session *s)
 	}
 }
 
-/* Sends c->out to every member of r except `except` (may be NULL). */
+/* Queues m for every member of r except `except` (may be NULL). */
 static void
-broadcast_out(struct chat *c, struct room *r, struct session *except)
+broadcast(struct room *r, struct msg *m, struct session *except)
 {
-	struct msg *m = frame(c);
-
-	if (!m)
-		return;
 	/* session_send may close a slow member, which does not change the
 	 * member list until its CLOSED callback, so the walk stays valid. */
 	for (unsigned i = 0; i < r->nmembers; i++)
 		if (r->members[i] != except)
 			session_send(r->members[i], m);
-	msg_unref(m);
+}
+
+static void
+broadcast_out(struct chat *c, struct room *r, struct session *except)
+{
+	struct msg *m = frame(c);
+
+	if (m) {
+		broadcast(r, m, except);
+		msg_unref(m);
+	}
 }
 
 static void
@@ -340,11 +348,63 @@ member_room(struct session *s, const char *name, const char *cid)
 	return r;
 }
 
+static int
+add_pending(struct chat *c, const char *room, struct msg *m)
+{
+	if (c->npending == c->pending_cap) {
+		unsigned cap = c->pending_cap ? c->pending_cap * 2 : 64;
+		struct chat_pending *p = realloc(c->pending, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		c->pending = p;
+		c->pending_cap = cap;
+	}
+	c->pending[c->npending].m = m;
+	strcpy(c->pending[c->npending].room, room);
+	if (c->npending++ == 0)
+		c->transport.schedule_flush(c);
+	return 0;
+}
+
+void
+chat_flush(struct chat *c)
+{
+	unsigned n = c->npending;
+	int rc;
+
+	if (!n)
+		return;
+	/* Taken first: a broadcast can close sessions but never re-enters. */
+	c->npending = 0;
+	rc = history_commit(c->history);
+	for (unsigned i = 0; i < n; i++) {
+		struct room *r = rc ? NULL : find_room(c, c->pending[i].room);
+
+		if (r)
+			broadcast(r, c->pending[i].m, NULL);
+		msg_unref(c->pending[i].m);
+	}
+	if (!rc)
+		c->stats.messages += n;
+}
+
+/* A resend (known cid): the sender alone gets the original back. */
+static void
+resend_original(const struct chat_record *rec, void *ud)
+{
+	struct session *s = ud;
+
+	json_message(&s->chat->out, rec);
+	send_out(s);
+}
+
 static void
 handle_message(struct session *s, const struct request *req)
 {
 	struct chat *c = s->chat;
 	struct chat_record rec;
+	struct msg *m;
 	struct room *r;
 
 	r = member_room(s, req->room, req->cid);
@@ -358,6 +418,9 @@ handle_message(struct session *s, const struct request *req)
 		send_error(s, "too_long", "message text is too long", req->cid);
 		return;
 	}
+	if (req->cid && history_find_cid(c->history, r->name, s->nick, req->cid,
+					 resend_original, s) == 1)
+		return;
 	rec = (struct chat_record){
 		.room = r->name,
 		.id = r->last_id + 1,
@@ -367,18 +430,24 @@ handle_message(struct session *s, const struct request *req)
 		.text_len = req->text_len,
 		.cid = req->cid,
 	};
-	/* Stored before anyone sees it, so history never misses a message a
-	 * client has received. */
-	if (history_append(c->history, &rec)) {
-		log_warn("room %s: could not store message; dropped", r->name);
+	json_message(&c->out, &rec);
+	m = frame(c);
+	/* Stored now, broadcast by chat_flush() once committed: no client
+	 * sees a message that a crash could take back. */
+	if (!m || history_append(c->history, &rec)) {
+		msg_unref(m);
+		log_warn("room %s: could not store a message; dropped", r->name);
 		send_error(s, "bad_request", "server could not store message",
 			   req->cid);
 		return;
 	}
 	r->last_id = rec.id;
-	json_message(&c->out, &rec);
-	broadcast_out(c, r, NULL);
-	c->stats.messages++;
+	if (add_pending(c, r->name, m)) {
+		/* Out of memory: deliver it now rather than lose it. */
+		chat_flush(c);
+		broadcast(r, m, NULL);
+		msg_unref(m);
+	}
 }
 
 static int
@@ -460,6 +529,10 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	if (!chat_utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
+	/* Anything but a message must see (and be seen after) the messages
+	 * before it: deliver them first, keeping one global order. */
+	if (code || req.type != REQ_MESSAGE)
+		chat_flush(s->chat);
 	if (code)
 		send_error(s, code, why, req.cid);
 	else if (handle_request(s, &req))
@@ -488,6 +561,7 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	log_debug("session %llu: connected as %s", (unsigned long long)s->id,
 		  s->nick);
 
+	chat_flush(c);
 	json_welcome(&c->out, s->nick, CHAT_LOBBY);
 	send_out(s);
 	if (join_room(s, CHAT_LOBBY, false, 0, NULL))
@@ -503,6 +577,8 @@ chat_disconnect(struct session *s)
 
 	if (!c)
 		return; /* never registered */
+	/* Its last messages go out before its presence leave. */
+	chat_flush(c);
 	/* No frame can reach it now; drop the queue before telling others. */
 	s->closing = true;
 	msgq_fini(&s->q);
@@ -529,6 +605,7 @@ chat_disconnect(struct session *s)
 void
 chat_shutdown(struct chat *c)
 {
+	chat_flush(c);
 	for (struct session *s = c->sessions; s; s = s->next)
 		session_close(s, CHAT_CLOSE_GOING_AWAY, "server shutdown");
 }

@@ -14,7 +14,9 @@
 #include "config.h"
 #include "dict.h"
 #include "json.h"
+#include "name.h"
 
+struct chat;
 struct history;
 struct session;
 
@@ -38,6 +40,14 @@ struct chat_transport {
 	/* Send a close frame with s->close_code and s->close_reason, then
 	 * drop the connection, without waiting long for a stuck reader. */
 	void (*close)(struct session *s);
+	/* Call chat_flush() soon: after the current loop turn's input. */
+	void (*schedule_flush)(struct chat *c);
+};
+
+/* A message stored but not yet committed, so not yet broadcast. */
+struct chat_pending {
+	struct msg *m;
+	char room[NAME_ROOM_MAX + 1];
 };
 
 struct chat_stats {
@@ -56,6 +66,8 @@ struct chat {
 	uint64_t next_session_id;
 	uint32_t rng;    /* guest nick generator */
 	struct jbuf out; /* scratch for encoding frames */
+	struct chat_pending *pending; /* in arrival order */
+	unsigned npending, pending_cap;
 	struct chat_stats stats;
 };
 
@@ -78,6 +90,13 @@ void chat_disconnect(struct session *s);
  * (1007 for invalid UTF-8) when the connection must be closed.
  */
 int chat_receive(struct session *s, const char *buf, size_t len);
+
+/*
+ * Commits the pending messages as one transaction, then broadcasts each to
+ * its room. Nothing is broadcast before it is durable; a failed commit drops
+ * the batch (logged).
+ */
+void chat_flush(struct chat *c);
 
 /* Stages close 1001 for every session (server shutdown). */
 void chat_shutdown(struct chat *c);

@@ -15,6 +15,8 @@
 
 struct chat_vhd {
 	struct chat chat;
+	struct lws_context *context;
+	lws_sorted_usec_list_t flush_timer;
 };
 
 /* How long a staged close may wait on a client that does not read. */
@@ -36,9 +38,29 @@ close_later(struct session *s)
 	lws_set_timeout(s->conn, PENDING_TIMEOUT_LAGGING, CLOSE_GRACE_SECS);
 }
 
+static void
+flush_due(lws_sorted_usec_list_t *sul)
+{
+	struct chat_vhd *vhd =
+		lws_container_of(sul, struct chat_vhd, flush_timer);
+
+	chat_flush(&vhd->chat);
+}
+
+static void
+schedule_flush(struct chat *c)
+{
+	struct chat_vhd *vhd = lws_container_of(c, struct chat_vhd, chat);
+
+	/* A zero delay runs it once lws has handled every event of this
+	 * poll round: one commit per loop turn, however many messages. */
+	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due, 0);
+}
+
 static const struct chat_transport transport = {
 	.wake = wake,
 	.close = close_later,
+	.schedule_flush = schedule_flush,
 };
 
 static int
@@ -140,12 +162,15 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 						  sizeof(*vhd));
 		if (!vhd)
 			return -1;
+		vhd->context = lws_get_context(wsi);
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
 		break;
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
-		if (vhd)
+		if (vhd) {
+			lws_sul_cancel(&vhd->flush_timer);
 			chat_fini(&vhd->chat);
+		}
 		break;
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

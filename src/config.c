@@ -41,6 +41,10 @@ static const struct option_spec options[] = {
 	{ "--send-queue-bytes", "CHAT_SEND_QUEUE_BYTES", OPT_SIZE,
 	  FIELD(send_queue_bytes), 1024, 1ull << 32,
 	  "per-client send queue bound (default 1048576)" },
+	{ "--db", "CHAT_DB", OPT_STRING, FIELD(db), 0, 0,
+	  "SQLite history file, or :memory: (default chat.db)" },
+	{ "--history-max", "CHAT_HISTORY_MAX", OPT_SIZE, FIELD(history_max), 1,
+	  1ull << 40, "messages kept per room (default 100000)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
 };
@@ -58,6 +62,8 @@ set_defaults(struct config *cfg)
 		.max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES,
 		.max_text_bytes = CONFIG_DEFAULT_MAX_TEXT_BYTES,
 		.send_queue_bytes = CONFIG_DEFAULT_SEND_QUEUE_BYTES,
+		.db = CONFIG_DEFAULT_DB,
+		.history_max = CONFIG_DEFAULT_HISTORY_MAX,
 		.log_level = LOG_LEVEL_INFO,
 	};
 }

@@ -14,6 +14,8 @@
 #define CONFIG_DEFAULT_MAX_MESSAGE_BYTES 65536
 #define CONFIG_DEFAULT_MAX_TEXT_BYTES 4096
 #define CONFIG_DEFAULT_SEND_QUEUE_BYTES 1048576
+#define CONFIG_DEFAULT_DB "chat.db"
+#define CONFIG_DEFAULT_HISTORY_MAX 100000
 
 struct config {
 	const char *host; /* NULL: every interface */
@@ -23,6 +25,8 @@ struct config {
 	size_t max_message_bytes;
 	size_t max_text_bytes;
 	size_t send_queue_bytes;
+	const char *db;     /* SQLite file, or ":memory:" */
+	size_t history_max; /* messages kept per room */
 	enum log_level log_level;
 };
 

@@ -147,9 +147,10 @@ dict_del(struct dict *d, const char *key)
 }
 
 void
-dict_foreach(const struct dict *d, void (*fn)(void *value, void *ud), void *ud)
+dict_foreach(const struct dict *d,
+	     void (*fn)(const char *key, void *value, void *ud), void *ud)
 {
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct dict_entry *e = d->buckets[i]; e; e = e->next)
-			fn(e->value, ud);
+			fn(e->key, e->value, ud);
 }

@@ -29,7 +29,7 @@ int dict_set(struct dict *d, const char *key, void *value);
 void *dict_del(struct dict *d, const char *key);
 
 /* Calls fn for every entry; fn must not change the table. */
-void dict_foreach(const struct dict *d, void (*fn)(void *value, void *ud),
-		  void *ud);
+void dict_foreach(const struct dict *d,
+		  void (*fn)(const char *key, void *value, void *ud), void *ud);
 
 #endif

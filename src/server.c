@@ -110,7 +110,7 @@ service_until_stopped(struct lws_context *context, struct chat *chat)
 int
 server_run(const struct config *cfg, char *err, size_t errlen)
 {
-	char www[PATH_MAX];
+	char www[PATH_MAX], why[256];
 	struct lws_http_mount mount;
 	struct lws_context_creation_info info;
 	struct lws_context *context;
@@ -122,9 +122,11 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	if (resolve_www(cfg, www, err, errlen))
 		return SERVER_EXIT_USAGE;
-	history = history_open(err, errlen);
-	if (!history)
-		return SERVER_EXIT_FAILURE;
+	history = history_open(cfg->db, cfg->history_max, why, sizeof(why));
+	if (!history) {
+		snprintf(err, errlen, "--db: %s", why);
+		return SERVER_EXIT_USAGE;
+	}
 	env = (struct chat_env){ .cfg = cfg, .history = history };
 
 	/* The chat protocol finds its env here; "default" makes it serve
