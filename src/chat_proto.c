@@ -17,6 +17,8 @@ struct chat_vhd {
 	struct chat chat;
 	struct lws_context *context;
 	lws_sorted_usec_list_t flush_timer;
+	/* Where a session's pending frames are gathered for one write. */
+	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
 
 /* How long a staged close may wait on a client that does not read. */
@@ -81,21 +83,44 @@ is_chat_path(struct lws *wsi)
 	return n > 0 && !strcmp(uri, "/chat");
 }
 
+/*
+ * Sends what is queued for s in one write: the frames are complete on the
+ * wire already (msg_frame), so they go out with LWS_WRITE_RAW, which lws
+ * 4.1 passes to the socket as it is. A single frame is written from its msg;
+ * several are first gathered into the vhd's buffer, up to the write bound.
+ * Whole frames only: lws keeps an unsent tail and sends it before anything
+ * else, so frames are never interleaved with lws's own (pong, close).
+ */
 static int
-on_writeable(struct lws *wsi, struct session *s)
+on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
-	struct msg *m;
-	size_t len;
+	unsigned char *out = &vhd->gather[LWS_PRE];
+	struct msg *m, *next;
+	size_t used = 0, len;
+	int n;
 
 	if (s->closing)
 		return close_with(wsi, s->close_code, s->close_reason);
-	m = msgq_pop(&s->q);
+	m = msgq_peek(&s->q);
 	if (!m)
 		return 0; /* spurious, or the queue was dropped */
-	len = m->len;
-	/* lws keeps any unsent tail itself, so m can go once this returns. */
-	int n = lws_write(wsi, msg_payload(m), len, LWS_WRITE_TEXT);
-	msg_unref(m);
+	next = msgq_peek_at(&s->q, 1);
+	if (!next ||
+	    msg_frame_len(m) + msg_frame_len(next) > CHAT_PROTO_WRITE_BOUND) {
+		m = msgq_pop(&s->q);
+		len = msg_frame_len(m);
+		n = lws_write(wsi, msg_frame(m), len, LWS_WRITE_RAW);
+		msg_unref(m);
+	} else {
+		while ((m = msgq_peek(&s->q)) &&
+		       used + msg_frame_len(m) <= CHAT_PROTO_WRITE_BOUND) {
+			memcpy(out + used, msg_frame(m), msg_frame_len(m));
+			used += msg_frame_len(m);
+			msg_unref(msgq_pop(&s->q));
+		}
+		len = used;
+		n = lws_write(wsi, out, len, LWS_WRITE_RAW);
+	}
 	if (n < (int)len)
 		return -1;
 	if (!msgq_is_empty(&s->q))
@@ -188,7 +213,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!s->chat)
 			return 0;
-		return on_writeable(wsi, s);
+		return on_writeable(wsi, vhd, s);
 
 	case LWS_CALLBACK_RECEIVE:
 		if (!s->chat)

@@ -19,6 +19,9 @@ struct chat_env {
 
 #define CHAT_PROTOCOL_NAME "chat"
 #define CHAT_PROTO_RX_BUFFER 4096
+/* Frames pending for a session go out together, up to this many bytes per
+ * write (also the protocol's tx_packet_size, so lws does not split it). */
+#define CHAT_PROTO_WRITE_BOUND 65536
 
 int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len);

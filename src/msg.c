@@ -1,13 +1,42 @@
 /*
- * Refcounted outbound payloads: one allocation holds header, headroom and
- * payload, so fan-out to N sessions costs one malloc and one copy.
+ * Refcounted outbound frames: one allocation holds the refcount, headroom,
+ * the RFC 6455 header and the payload, so fan-out to N sessions costs one
+ * malloc and one copy.
  */
 #include "msg.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static long live;
+
+/*
+ * Writes the header of a final, unmasked text frame of len bytes so that it
+ * ends at `end` (RFC 6455 section 5.2); returns its length.
+ */
+static unsigned char
+frame_header(unsigned char *end, size_t len)
+{
+	unsigned char *h;
+
+	if (len < 126) {
+		h = end - 2;
+		h[1] = (unsigned char)len;
+	} else if (len <= 0xffff) {
+		h = end - 4;
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	} else {
+		h = end - 10;
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	h[0] = 0x81; /* FIN + text */
+	return (unsigned char)(end - h);
+}
 
 struct msg *
 msg_new(const void *payload, size_t len)
@@ -19,6 +48,7 @@ msg_new(const void *payload, size_t len)
 		return NULL;
 	m->refs = 1;
 	m->len = len;
+	m->hdr_len = frame_header(m->buf + LWS_PRE, len);
 	memcpy(m->buf + LWS_PRE, payload, len);
 	m->buf[LWS_PRE + len] = '\0';
 	live++;

@@ -1,6 +1,7 @@
 /*
- * msg: a refcounted, immutable outbound frame payload with LWS_PRE bytes of
- * headroom, built once and shared by every recipient's queue.
+ * msg: a refcounted, immutable outbound WebSocket text frame, built once
+ * (header and payload, ready for the wire) and shared by every recipient's
+ * queue, so fan-out costs a reference per recipient, never a re-encode.
  *
  * Lifetime: msg_new() returns the creator's reference. Whoever stores the
  * pointer takes a reference with msg_ref(); msg_unref() drops one and the
@@ -16,11 +17,17 @@
 
 struct msg {
 	int refs;
-	size_t len; /* payload bytes, excluding headroom */
+	unsigned char hdr_len; /* frame header bytes just before the payload */
+	size_t len;            /* payload bytes */
+	/* LWS_PRE headroom, whose last hdr_len bytes hold the frame header,
+	 * then the payload and a NUL. */
 	unsigned char buf[];
 };
 
-/* A msg holding a copy of len bytes; NULL when out of memory. */
+/*
+ * A msg holding a copy of len payload bytes framed as one unmasked, final
+ * text frame; NULL when out of memory.
+ */
 struct msg *msg_new(const void *payload, size_t len);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
@@ -29,6 +36,19 @@ static inline unsigned char *
 msg_payload(struct msg *m)
 {
 	return m->buf + LWS_PRE;
+}
+
+/* The whole frame, header first: what goes on the wire as it is. */
+static inline unsigned char *
+msg_frame(struct msg *m)
+{
+	return m->buf + LWS_PRE - m->hdr_len;
+}
+
+static inline size_t
+msg_frame_len(const struct msg *m)
+{
+	return m->hdr_len + m->len;
 }
 
 /* Live msgs in this process; tests assert it returns to zero. */

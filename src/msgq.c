@@ -66,6 +66,12 @@ msgq_peek(const struct msgq *q)
 }
 
 struct msg *
+msgq_peek_at(const struct msgq *q, unsigned i)
+{
+	return i < q->count ? q->slots[(q->head + i) & (q->cap - 1)] : NULL;
+}
+
+struct msg *
 msgq_pop(struct msgq *q)
 {
 	struct msg *m;

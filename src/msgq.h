@@ -35,6 +35,8 @@ int msgq_push(struct msgq *q, struct msg *m);
 /* The oldest msg, whose reference passes to the caller; NULL when empty. */
 struct msg *msgq_pop(struct msgq *q);
 struct msg *msgq_peek(const struct msgq *q);
+/* The i-th oldest msg (0 is the head), still queued; NULL past the end. */
+struct msg *msgq_peek_at(const struct msgq *q, unsigned i);
 
 static inline bool
 msgq_is_empty(const struct msgq *q)

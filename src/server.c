@@ -32,6 +32,7 @@ static const struct lws_protocols protocols[] = {
 		.callback = chat_proto_callback,
 		.per_session_data_size = sizeof(struct session),
 		.rx_buffer_size = CHAT_PROTO_RX_BUFFER,
+		.tx_packet_size = CHAT_PROTO_WRITE_BOUND,
 	},
 	{ NULL, NULL, 0, 0, 0, NULL, 0 } /* terminator */
 };
