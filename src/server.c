@@ -83,9 +83,10 @@ resolve_www(const struct config *cfg, char *out, char *err, size_t errlen)
 }
 
 static void
-service_until_stopped(struct lws_context *context, struct chat *chat)
+service_until_stopped(struct lws_context *context, struct lws_vhost *vhost)
 {
 	struct shutdown_state st = { .context = context };
+	struct chat *chat = NULL;
 
 	while (!st.done) {
 		if (lws_service(context, 0) < 0)
@@ -93,6 +94,9 @@ service_until_stopped(struct lws_context *context, struct chat *chat)
 		if (!stop_requested)
 			continue;
 		if (!st.deadline) {
+			/* Looked up now: lws runs PROTOCOL_INIT, which makes
+			 * the chat state, only once the loop is serving. */
+			chat = chat_proto_chat(vhost, CHAT_PROTOCOL);
 			log_info("shutting down: closing %u sessions",
 				 chat ? chat->nsessions : 0);
 			if (chat)
@@ -188,7 +192,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 		cfg->host ? cfg->host : "localhost", port);
 	fflush(stderr);
 
-	service_until_stopped(context, chat_proto_chat(vhost, CHAT_PROTOCOL));
+	service_until_stopped(context, vhost);
 
 	signal_context = NULL;
 	lws_context_destroy(context);
