@@ -63,6 +63,9 @@ export class ChatClient {
 		this.session++;
 		this.online = true;
 		this.conn.resetBackoff();
+		// After a reconnect keep the name we had, guest or chosen: the server
+		// recognises a resent message by nick + cid, and people by name.
+		if (this.session > 1 && !this.wantedNick && this.nick) this.wantedNick = this.nick;
 		this.nick = String(f.nick ?? '');
 		this.nickChosen = false;
 		this.pendingNick = null;
