@@ -306,7 +306,10 @@ static const struct {
 	{ "history", REQ_HISTORY }, { "typing", REQ_TYPING },
 };
 
-/* Reads an optional string member; false when present but not a string. */
+/*
+ * Reads an optional string member; false when present but not a string.
+ * Without len, an embedded NUL (\u0000) is refused too: names are C strings.
+ */
 static bool
 opt_string(json_t *root, const char *key, const char **out, size_t *len)
 {
@@ -315,6 +318,8 @@ opt_string(json_t *root, const char *key, const char **out, size_t *len)
 	if (!v)
 		return true;
 	if (!json_is_string(v))
+		return false;
+	if (!len && strlen(json_string_value(v)) != json_string_length(v))
 		return false;
 	*out = json_string_value(v);
 	if (len)
@@ -354,7 +359,9 @@ request_parse(struct request *req, const char *buf, size_t len,
 		return NULL;
 	}
 
-	req->root = json_loadb(buf, len, 0, &jerr);
+	/* Text may hold U+0000 like any other character (it is counted, not
+	 * NUL-terminated); opt_string() keeps it out of names. */
+	req->root = json_loadb(buf, len, JSON_ALLOW_NUL, &jerr);
 	if (!req->root) {
 		*why = "frame is not valid JSON";
 		return "bad_json";
