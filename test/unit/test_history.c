@@ -1,0 +1,460 @@
+/*
+ * history: the SQLite store on real files in a temp dir: schema creation,
+ * reopening, replay windows and `more`, cid lookup, retention, and refusal of
+ * files it must not touch (newer schema, corrupt, foreign, unwritable).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "history.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct history *h;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/chatd-history-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/chat.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+
+	history_close(f->h);
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", f->dir, f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct history *
+open_ok(struct fixture *f, uint64_t max)
+{
+	char err[256] = "";
+	struct history *h = history_open(f->path, max, err, sizeof(err));
+
+	if (!h)
+		fail_msg("history_open(%s): %s", f->path, err);
+	return h;
+}
+
+static void
+append(struct history *h, const char *room, uint64_t id, const char *cid)
+{
+	char text[32];
+	struct chat_record r = {
+		.room = room, .id = id, .ts = 1000 + (int64_t)id,
+		.nick = "alice", .text = text, .cid = cid,
+	};
+
+	r.text_len = (size_t)snprintf(text, sizeof(text), "m%llu",
+				      (unsigned long long)id);
+	assert_int_equal(history_append(h, &r), 0);
+}
+
+struct seen {
+	uint64_t ids[2000];
+	unsigned n;
+	char last_text[32];
+	int64_t last_ts;
+};
+
+static void
+collect(const struct chat_record *r, void *ud)
+{
+	struct seen *s = ud;
+
+	assert_true(s->n < 2000);
+	s->ids[s->n++] = r->id;
+	snprintf(s->last_text, sizeof(s->last_text), "%.*s", (int)r->text_len,
+		 r->text);
+	s->last_ts = r->ts;
+}
+
+static void
+assert_ids(const struct seen *s, uint64_t first, unsigned n)
+{
+	assert_int_equal(s->n, n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(s->ids[i], first + i);
+}
+
+static void
+test_history_new_file_gets_schema_and_version(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	f->h = open_ok(f, 100);
+	history_close(f->h);
+	f->h = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT version FROM schema_version",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), HISTORY_SCHEMA_VERSION);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+test_history_reopen_keeps_records_and_last_id(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	bool more;
+
+	f->h = open_ok(f, 100);
+	for (uint64_t id = 1; id <= 5; id++)
+		append(f->h, "lobby", id, NULL);
+	append(f->h, "other", 1, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	history_close(f->h);
+
+	f->h = open_ok(f, 100);
+	assert_int_equal(history_last_id(f->h, "lobby"), 5);
+	assert_int_equal(history_last_id(f->h, "other"), 1);
+	assert_int_equal(history_last_id(f->h, "nowhere"), 0);
+	assert_int_equal(history_before(f->h, "lobby", 0, 50, collect, &s,
+					&more),
+			 0);
+	assert_ids(&s, 1, 5);
+	assert_false(more);
+	assert_string_equal(s.last_text, "m5");
+	assert_int_equal(s.last_ts, 1005);
+}
+
+static void
+test_history_close_commits_pending_appends(void **state)
+{
+	struct fixture *f = *state;
+
+	f->h = open_ok(f, 100);
+	append(f->h, "lobby", 1, NULL);
+	assert_true(history_has_pending(f->h));
+	history_close(f->h);
+	f->h = open_ok(f, 100);
+	assert_int_equal(history_last_id(f->h, "lobby"), 1);
+}
+
+static void
+test_history_before_pages_newest_first_window(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	bool more;
+
+	f->h = open_ok(f, 1000);
+	for (uint64_t id = 1; id <= 120; id++)
+		append(f->h, "lobby", id, NULL);
+	history_commit(f->h);
+
+	history_before(f->h, "lobby", 0, 50, collect, &s, &more);
+	assert_ids(&s, 71, 50);
+	assert_true(more);
+
+	s.n = 0;
+	history_before(f->h, "lobby", 71, 50, collect, &s, &more);
+	assert_ids(&s, 21, 50);
+	assert_true(more);
+
+	s.n = 0;
+	history_before(f->h, "lobby", 21, 50, collect, &s, &more);
+	assert_ids(&s, 1, 20);
+	assert_false(more);
+
+	s.n = 0;
+	history_before(f->h, "lobby", 1, 50, collect, &s, &more);
+	assert_int_equal(s.n, 0);
+	assert_false(more);
+}
+
+static void
+test_history_after_returns_exactly_the_missed_ones(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	bool more;
+
+	f->h = open_ok(f, 5000);
+	for (uint64_t id = 1; id <= 1500; id++)
+		append(f->h, "lobby", id, NULL);
+	history_commit(f->h);
+
+	history_after(f->h, "lobby", 1490, 1000, collect, &s, &more);
+	assert_ids(&s, 1491, 10);
+	assert_false(more);
+
+	s.n = 0;
+	history_after(f->h, "lobby", 100, 1000, collect, &s, &more);
+	assert_ids(&s, 101, 1000);
+	assert_true(more);
+
+	s.n = 0;
+	history_after(f->h, "lobby", 1500, 1000, collect, &s, &more);
+	assert_int_equal(s.n, 0);
+	assert_false(more);
+}
+
+static void
+test_history_find_cid_matches_room_nick_and_cid(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+
+	f->h = open_ok(f, 100);
+	append(f->h, "lobby", 1, "c-1");
+	append(f->h, "lobby", 2, "c-2");
+	/* Visible before the commit: resends in the same turn are caught. */
+	assert_int_equal(history_find_cid(f->h, "lobby", "alice", "c-2",
+					  collect, &s),
+			 1);
+	assert_ids(&s, 2, 1);
+	history_commit(f->h);
+
+	s.n = 0;
+	assert_int_equal(history_find_cid(f->h, "lobby", "bob", "c-1", collect,
+					  &s),
+			 0);
+	assert_int_equal(history_find_cid(f->h, "other", "alice", "c-1",
+					  collect, &s),
+			 0);
+	assert_int_equal(history_find_cid(f->h, "lobby", "alice", "c-3",
+					  collect, &s),
+			 0);
+	assert_int_equal(s.n, 0);
+}
+
+static void
+test_history_find_cid_ignores_messages_beyond_the_window(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+
+	f->h = open_ok(f, 100000);
+	append(f->h, "lobby", 1, "old");
+	for (uint64_t id = 2; id <= HISTORY_CID_WINDOW + 1; id++)
+		append(f->h, "lobby", id, NULL);
+	history_commit(f->h);
+	/* id 1 is now the 10,001st newest. */
+	assert_int_equal(history_find_cid(f->h, "lobby", "alice", "old",
+					  collect, &s),
+			 0);
+}
+
+static void
+test_history_retention_keeps_the_newest(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	bool more;
+	uint64_t id = 1;
+
+	f->h = open_ok(f, 10);
+	for (int commit = 0; commit < 5; commit++) {
+		for (int i = 0; i < 7; i++)
+			append(f->h, "lobby", id++, NULL);
+		assert_int_equal(history_commit(f->h), 0);
+	}
+	history_before(f->h, "lobby", 0, 100, collect, &s, &more);
+	assert_ids(&s, 26, 10);
+	assert_false(more);
+	assert_int_equal(history_last_id(f->h, "lobby"), 35);
+}
+
+static void
+expect_refused(struct fixture *f, const char *needle)
+{
+	char err[256] = "";
+	struct history *h = history_open(f->path, 100, err, sizeof(err));
+
+	assert_null(h);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+static void
+test_history_refuses_newer_schema_untouched(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	struct stat before, after;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE schema_version (version "
+				      "INTEGER NOT NULL); INSERT INTO "
+				      "schema_version VALUES (99);",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(stat(f->path, &before), 0);
+	expect_refused(f, "schema version 99");
+	assert_int_equal(stat(f->path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtime, after.st_mtime);
+}
+
+static void
+test_history_refuses_corrupt_file(void **state)
+{
+	struct fixture *f = *state;
+	char junk[8192];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7 + 3);
+	write_file(f->path, junk, sizeof(junk));
+	expect_refused(f, "not a usable chatd database");
+}
+
+static void
+test_history_refuses_corrupt_pages_behind_a_valid_header(void **state)
+{
+	struct fixture *f = *state;
+	char page[4096];
+	int fd;
+
+	f->h = open_ok(f, 100);
+	append(f->h, "lobby", 1, NULL);
+	history_close(f->h);
+	f->h = NULL;
+	/* Keep the 100-byte header, scribble over the schema page. */
+	memset(page, 0x5a, sizeof(page));
+	fd = open(f->path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, page, 1000, 100), 1000);
+	close(fd);
+	expect_refused(f, "not a usable chatd database");
+}
+
+static void
+test_history_refuses_foreign_database(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE accounts (x)", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	expect_refused(f, "not a chatd database");
+}
+
+static void
+test_history_accepts_empty_file(void **state)
+{
+	struct fixture *f = *state;
+
+	write_file(f->path, "", 0);
+	f->h = open_ok(f, 100);
+	append(f->h, "lobby", 1, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+}
+
+static void
+test_history_refuses_unwritable_directory(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid;
+	int status;
+
+	/* root ignores permission bits, so the check runs as "nobody". */
+	assert_int_equal(chmod(f->dir, 0555), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[256] = "";
+		struct history *h;
+
+		if (getuid() == 0 && (setgid(65534) || setuid(65534)))
+			_exit(3);
+		h = history_open(f->path, 100, err, sizeof(err));
+		_exit(h ? 1 : strstr(err, "cannot") ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_history_memory_store_works(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	char err[256];
+	bool more;
+
+	f->h = history_open(":memory:", 100, err, sizeof(err));
+	assert_non_null(f->h);
+	append(f->h, "lobby", 1, NULL);
+	history_commit(f->h);
+	history_after(f->h, "lobby", 0, 10, collect, &s, &more);
+	assert_ids(&s, 1, 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_history_new_file_gets_schema_and_version),
+		T(test_history_reopen_keeps_records_and_last_id),
+		T(test_history_close_commits_pending_appends),
+		T(test_history_before_pages_newest_first_window),
+		T(test_history_after_returns_exactly_the_missed_ones),
+		T(test_history_find_cid_matches_room_nick_and_cid),
+		T(test_history_find_cid_ignores_messages_beyond_the_window),
+		T(test_history_retention_keeps_the_newest),
+		T(test_history_refuses_newer_schema_untouched),
+		T(test_history_refuses_corrupt_file),
+		T(test_history_refuses_corrupt_pages_behind_a_valid_header),
+		T(test_history_refuses_foreign_database),
+		T(test_history_accepts_empty_file),
+		T(test_history_refuses_unwritable_directory),
+		T(test_history_memory_store_works),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
