@@ -21,8 +21,10 @@ struct chat_vhd {
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
 
-/* How long a staged close may wait on a client that does not read. */
-#define CLOSE_GRACE_SECS 5
+/* How long a staged close may wait on a client that does not read: its
+ * queue is already over the bound, so this only gives the close frame a
+ * chance; others never wait for it. */
+#define CLOSE_GRACE_SECS 2
 
 static void
 wake(struct session *s)
@@ -65,9 +67,19 @@ static const struct chat_transport transport = {
 	.schedule_flush = schedule_flush,
 };
 
+/*
+ * Hands the close to lws: it sends the close frame (after anything it still
+ * holds) and waits for the peer's. Returns -1, for the callback to return.
+ * From here on nothing else may be written: a frame after the close frame
+ * would break the handshake, so the queue is dropped for good.
+ */
 static int
-close_with(struct lws *wsi, uint16_t code, const char *reason)
+close_with(struct lws *wsi, struct session *s, uint16_t code,
+	   const char *reason)
 {
+	s->closing = true;
+	s->close_started = true;
+	msgq_fini(&s->q);
 	lws_close_reason(wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, strlen(reason));
 	return -1;
@@ -99,8 +111,10 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	size_t used = 0, len;
 	int n;
 
+	if (s->close_started)
+		return 0; /* lws owns the connection's last writes */
 	if (s->closing)
-		return close_with(wsi, s->close_code, s->close_reason);
+		return close_with(wsi, s, s->close_code, s->close_reason);
 	m = msgq_peek(&s->q);
 	if (!m)
 		return 0; /* spurious, or the queue was dropped */
@@ -137,22 +151,22 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 	if (s->closing)
 		return 0;
 	if (lws_frame_is_binary(wsi))
-		return close_with(wsi, CHAT_CLOSE_UNSUPPORTED,
+		return close_with(wsi, s, CHAT_CLOSE_UNSUPPORTED,
 				  "binary frames are not supported");
 
 	if (!s->rx_len && lws_is_final_fragment(wsi)) {
 		/* The common case: a whole message in one piece, no copy. */
 		if (len > max)
-			return close_with(wsi, CHAT_CLOSE_TOO_BIG,
+			return close_with(wsi, s, CHAT_CLOSE_TOO_BIG,
 					  "message too big");
 		code = chat_receive(s, in, len);
 	} else {
 		rc = session_rx_append(s, in, len, max);
 		if (rc == -EMSGSIZE)
-			return close_with(wsi, CHAT_CLOSE_TOO_BIG,
+			return close_with(wsi, s, CHAT_CLOSE_TOO_BIG,
 					  "message too big");
 		if (rc)
-			return close_with(wsi, CHAT_CLOSE_GOING_AWAY,
+			return close_with(wsi, s, CHAT_CLOSE_GOING_AWAY,
 					  "out of memory");
 		if (!lws_is_final_fragment(wsi))
 			return 0;
@@ -160,7 +174,7 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 		session_rx_reset(s);
 	}
 	if (code)
-		return close_with(wsi, (uint16_t)code, "invalid UTF-8");
+		return close_with(wsi, s, (uint16_t)code, "invalid UTF-8");
 	return 0;
 }
 

@@ -97,7 +97,8 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 	case OPT_SIZE:
 		errno = 0;
 		n = strtoull(value, &end, 10);
-		if (!*value || *end || errno || value[0] == '-' ||
+		/* Digits only: strtoull would take " 80", "+81" and "-1". */
+		if (value[0] < '0' || value[0] > '9' || *end || errno ||
 		    n < o->min || n > o->max) {
 			snprintf(err, errlen,
 				 "%s: '%s' is not a whole number from %llu to %llu",
@@ -129,6 +130,14 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 {
 	set_defaults(cfg);
 
+	/* --help and --version work whatever the environment holds. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return CONFIG_HELP;
+		if (!strcmp(argv[i], "--version"))
+			return CONFIG_VERSION;
+	}
+
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const char *v = getenv(options[i].env);
 
@@ -141,11 +150,6 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 		const struct option_spec *o;
 		size_t name_len;
 
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
-			return CONFIG_HELP;
-		if (!strcmp(arg, "--version"))
-			return CONFIG_VERSION;
-
 		eq = strchr(arg, '=');
 		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
 		o = strncmp(arg, "--", 2) ? NULL : find_flag(arg, name_len);
@@ -156,7 +160,7 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 		}
 		if (eq)
 			value = eq + 1;
-		else if (i + 1 < argc)
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
 			value = argv[++i];
 		else {
 			snprintf(err, errlen, "%s: missing value", o->flag);

@@ -6,8 +6,9 @@
  * Lifetime: msg_new() returns the creator's reference. Whoever stores the
  * pointer takes a reference with msg_ref(); msg_unref() drops one and the
  * last one frees. Service thread only: the count is a plain int, and an
- * underflow aborts. The headroom is lws's scratch space during lws_write();
- * nothing may be kept in it.
+ * underflow aborts. The frame header lives at the end of the LWS_PRE
+ * headroom, so a msg is written with LWS_WRITE_RAW (lws adds no header of
+ * its own); never pass msg_payload() to lws_write() with a framing type.
  */
 #ifndef CHAT_MSG_H
 #define CHAT_MSG_H

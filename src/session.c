@@ -98,6 +98,8 @@ session_rx_append(struct session *s, const void *data, size_t len, size_t max)
 {
 	if (len > max || s->rx_len > max - len)
 		return -EMSGSIZE;
+	if (!len)
+		return 0; /* an empty fragment; rx may still be NULL */
 	if (s->rx_len + len > s->rx_cap) {
 		size_t cap = s->rx_cap ? s->rx_cap : 1024;
 		char *rx;

@@ -35,6 +35,7 @@ struct session {
 	char *rx; /* reassembly of a fragmented inbound message */
 	size_t rx_len, rx_cap;
 	bool closing; /* a close was staged: send it nothing more */
+	bool close_started; /* the transport is sending the close frame */
 	uint16_t close_code;
 	const char *close_reason; /* static string */
 	char nick[NAME_NICK_MAX + 1];
