@@ -1,0 +1,27 @@
+/*
+ * Small helpers shared by the test client and fixtures: loopback TCP
+ * connect, the monotonic clock, UTF-8 validation, SHA-1 and base64.
+ */
+#ifndef CHAT_TEST_NET_UTIL_H
+#define CHAT_TEST_NET_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Connects to 127.0.0.1:port within timeout_ms (non-blocking connect, so a
+ * full backlog cannot stall a test). rcvbuf > 0 sets SO_RCVBUF first. The
+ * socket is blocking, close-on-exec, TCP_NODELAY, with a 10 s send timeout.
+ * Returns the fd, or -1 with errno set. */
+int tcp_connect_loopback(int port, int rcvbuf, int timeout_ms);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long monotonic_ms(void);
+
+/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
+bool utf8_is_valid(const unsigned char *s, size_t n);
+
+/* out must hold 4 * ((n + 2) / 3) + 1 bytes. */
+void base64_encode(const unsigned char *in, size_t n, char *out);
+void sha1_digest(const void *data, size_t n, unsigned char out[20]);
+
+#endif
