@@ -389,6 +389,11 @@ chat_flush(struct chat *c)
 		c->stats.messages += n;
 }
 
+static void
+ignore_record(const struct chat_record *rec, void *ud)
+{
+}
+
 /* A resend (known cid): the sender alone gets the original back. */
 static void
 resend_original(const struct chat_record *rec, void *ud)
@@ -419,8 +424,14 @@ handle_message(struct session *s, const struct request *req)
 		return;
 	}
 	if (req->cid && history_find_cid(c->history, r->name, s->nick, req->cid,
-					 resend_original, s) == 1)
+					 ignore_record, NULL) == 1) {
+		/* The original may still be pending: deliver it first, so the
+		 * copy sent back comes after it, as it would on a resend. */
+		chat_flush(c);
+		history_find_cid(c->history, r->name, s->nick, req->cid,
+				 resend_original, s);
 		return;
+	}
 	rec = (struct chat_record){
 		.room = r->name,
 		.id = r->last_id + 1,
