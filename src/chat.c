@@ -170,16 +170,46 @@ add_history_item(const struct chat_record *rec, void *ud)
 	json_history_item(ud, rec);
 }
 
+/*
+ * A history frame must fit in the session's send queue next to what is
+ * already there, or the client would be culled as a slow consumer for
+ * asking. Frames over this are rebuilt with half the messages (and `more`
+ * set, so the client asks for the rest).
+ */
+static size_t
+history_frame_cap(const struct chat *c)
+{
+	return c->cfg->send_queue_bytes / 2;
+}
+
+/* Builds a history frame for room into c->out: messages after `since` when
+ * after is true, else the newest before `before`. */
+static void
+build_history(struct chat *c, struct room *r, bool after, uint64_t from,
+	      unsigned limit)
+{
+	struct jbuf *b = &c->out;
+	bool more;
+
+	for (;;) {
+		json_history_begin(b, r->name);
+		if (after)
+			history_after(c->history, r->name, from, limit,
+				      add_history_item, b, &more);
+		else
+			history_before(c->history, r->name, from, limit,
+				       add_history_item, b, &more);
+		json_history_end(b, more);
+		if (b->len <= history_frame_cap(c) || limit <= 1)
+			return;
+		limit /= 2;
+	}
+}
+
 static void
 send_history_after(struct session *s, struct room *r, uint64_t since)
 {
-	struct jbuf *b = &s->chat->out;
-	bool more;
-
-	json_history_begin(b, r->name);
-	history_after(s->chat->history, r->name, since, CHAT_SINCE_LIMIT,
-		      add_history_item, b, &more);
-	json_history_end(b, more);
+	build_history(s->chat, r, true, since, CHAT_SINCE_LIMIT);
 	send_out(s);
 }
 
@@ -187,13 +217,7 @@ static void
 send_history_before(struct session *s, struct room *r, uint64_t before,
 		    unsigned limit)
 {
-	struct jbuf *b = &s->chat->out;
-	bool more;
-
-	json_history_begin(b, r->name);
-	history_before(s->chat->history, r->name, before, limit,
-		       add_history_item, b, &more);
-	json_history_end(b, more);
+	build_history(s->chat, r, false, before, limit);
 	send_out(s);
 }
 

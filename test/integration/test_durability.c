@@ -364,6 +364,48 @@ test_empty_file_is_migrated(void **state)
 	stop_ok(&s);
 }
 
+static void
+test_big_replay_is_split_not_culled(void **state)
+{
+	struct db_dir *d = *state;
+	char nick[CHAT_NICK_MAX + 1], text[3001];
+	struct chatd s;
+	struct ws_client *c, *late;
+	json_int_t since = 0, ids[1000];
+	int frames = 0;
+	bool more = true;
+
+	/* 100 messages of 3000 bytes: 300 KB of history, a 64 KiB queue. */
+	start(&s, d, "--send-queue-bytes=65536");
+	c = chat_connect(s.port, nick);
+	memset(text, 'r', 3000);
+	text[3000] = '\0';
+	for (int i = 0; i < 100; i++)
+		say(c, nick, text, NULL);
+
+	late = chat_connect(s.port, NULL);
+	while (more && frames < 100) {
+		json_t *h = chat_join_ex(late, "lobby", NULL, (long long)since,
+					 NULL);
+		size_t n = history_ids(h, ids, 1000);
+
+		assert_true(n >= 1);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(ids[i], since + 1 + (json_int_t)i);
+		since = ids[n - 1];
+		more = json_is_true(json_object_get(h, "more"));
+		json_decref(h);
+		frames++;
+	}
+	assert_int_equal(since, 100);
+	assert_true(frames > 1); /* it did not fit in one frame */
+	/* Still connected and served. */
+	chat_roundtrip(late, NULL);
+	ws_free(late);
+	ws_free(c);
+	stop_ok(&s);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -379,6 +421,7 @@ main(void)
 		T(test_newer_schema_is_refused),
 		T(test_unwritable_location_is_refused),
 		T(test_empty_file_is_migrated),
+		T(test_big_replay_is_split_not_culled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
