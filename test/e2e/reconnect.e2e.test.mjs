@@ -1,0 +1,146 @@
+// End-to-end: chatd stops (SIGTERM) and comes back on the same port with the
+// same --db while two pages are open. The pages show the outage, reconnect by
+// themselves, and a message typed during the outage is queued, resent with its
+// cid and shown exactly once in both pages, with no gap and no duplicate.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+	ChatPage, consistently, eventually, freePort, launchBrowser, screenshot, serverHistory, shownOnce, sleep,
+	startChatd, tempDir, TIMEOUT, withProblems, WsClient,
+} from './lib.mjs';
+
+describe('chatd restart under open pages', () => {
+	let tmp;
+	let port;
+	let server;
+	let browser;
+	const pages = [];
+
+	before(async () => {
+		tmp = tempDir();
+		port = await freePort(); // fixed, so the pages find the restarted server
+		server = await startChatd({ port, db: tmp.db });
+		browser = await launchBrowser();
+	});
+
+	after(async () => {
+		for (const p of pages) await p.close();
+		await browser?.close().catch(() => {});
+		try {
+			if (server) await server.stop();
+		} finally {
+			tmp?.remove();
+		}
+	});
+
+	test('pages reconnect by themselves; a message queued offline is shown once, no gap, no duplicate', async () => {
+		try {
+			await restartScenario();
+		} catch (err) {
+			throw withProblems(err, pages, server);
+		}
+	});
+
+	async function restartScenario() {
+		const room = 'restart';
+		const ivan = await ChatPage.open(browser, server, { name: 'ivan' });
+		const judy = await ChatPage.open(browser, server, { name: 'judy' });
+		pages.push(ivan, judy);
+		await ivan.setNick('ivan');
+		await judy.setNick('judy');
+		await ivan.join(room);
+		await judy.join(room);
+		await ivan.say('before the restart 1');
+		await judy.say('before the restart 2');
+		for (const p of [ivan, judy]) {
+			await shownOnce(p, 'before the restart 1', 'ivan');
+			await shownOnce(p, 'before the restart 2', 'judy');
+		}
+
+		// chatd goes away: both pages say so. Chromium logs each refused
+		// WebSocket as a console error from here until they are back.
+		for (const p of [ivan, judy]) p.allowWsFailures = true;
+		const old = server;
+		server = null;
+		await old.stop(); // asserts exit code 0
+		for (const p of [ivan, judy]) {
+			await eventually(`${p.name}: #status[data-state=disconnected]`, async () => {
+				assert.equal(await p.state(), 'disconnected');
+				assert.match(await p.page.locator('#status').textContent(), /^Disconnected/);
+				assert.equal(await p.page.locator('#reconnect-button').isVisible(), true, '#reconnect-button shown');
+			});
+		}
+
+		// Typed while offline: queued as a pending line.
+		const offline = 'typed while the server was down';
+		await ivan.say(offline);
+		const pending = await eventually('ivan: the offline message pending', async () => {
+			const found = await ivan.messagesWithText(offline);
+			assert.equal(found.length, 1);
+			assert.equal(found[0].pending, true, 'li.message.pending');
+			assert.equal(found[0].id, null, 'no data-id yet');
+			assert.ok(found[0].cid, 'has a data-cid');
+			assert.equal(found[0].status, 'sending…');
+			return found[0];
+		});
+		// Stay down through a few failed reconnect attempts.
+		await sleep(1500);
+		for (const p of [ivan, judy]) assert.notEqual(await p.state(), 'connected', `${p.name} still offline`);
+		assert.equal((await ivan.messagesWithText(offline))[0].pending, true, 'still pending while down');
+
+		// Same port, same --db. Someone else talks before the pages are back:
+		// the pages must catch up on it (no gap).
+		server = await startChatd({ port, db: tmp.db });
+		const carl = await WsClient.connect(server.wsUrl);
+		try {
+			await carl.join(room, { nick: 'carl' });
+			await carl.say(room, ['said while the pages were reconnecting']);
+		} finally {
+			carl.close();
+		}
+
+		for (const p of [ivan, judy]) {
+			await eventually(`${p.name}: reconnected`, async () => {
+				assert.equal(await p.state(), 'connected');
+				assert.equal(await p.page.locator(`#rooms li[data-room="${room}"].joining`).count(), 0);
+			}, { timeout: Math.max(TIMEOUT, 20000) }); // the backoff may be a few seconds by now
+		}
+		for (const p of [ivan, judy]) {
+			const m = await shownOnce(p, offline, 'ivan');
+			assert.equal(m.cid, pending.cid, `${p.name}: resent with the cid it was queued with`);
+			await shownOnce(p, 'said while the pages were reconnecting', 'carl');
+		}
+		assert.equal(await ivan.page.locator('#messages li.pending').count(), 0, 'nothing left pending');
+		for (const p of [ivan, judy]) {
+			assert.equal(await p.page.locator('#my-nick').textContent(), p.nick, `${p.name} kept the nick`);
+		}
+		await eventually('both members back in the room', async () => {
+			assert.deepEqual(await ivan.members(), ['ivan', 'judy']);
+			assert.deepEqual(await judy.members(), ['ivan', 'judy']);
+		});
+		for (const p of [ivan, judy]) p.allowWsFailures = false;
+
+		// And it keeps working both ways.
+		await judy.say('after the restart');
+		await shownOnce(ivan, 'after the restart', 'judy');
+		await shownOnce(judy, 'after the restart', 'judy');
+
+		await screenshot([ivan, judy], 'reconnect.png', browser);
+
+		// Each page shows exactly the server's messages: same ids, same order,
+		// no gap, no duplicate; the resend was stored once.
+		const hist = await serverHistory(server.wsUrl, room);
+		assert.equal(hist.filter((m) => m.cid === pending.cid).length, 1, 'the server stored the resend once');
+		assert.deepEqual(hist.map((m) => m.id), hist.map((_, i) => i + 1), 'server ids 1..n');
+		const want = hist.map((m) => ({ id: String(m.id), text: m.text, pending: false }));
+		await consistently('pages match the server history', async () => {
+			for (const p of [ivan, judy]) {
+				const got = (await p.messages()).map((m) => ({ id: m.id, text: m.text, pending: m.pending }));
+				assert.deepEqual(got, want, `${p.name}: data-id list vs the server's history`);
+			}
+		}, 1000);
+		for (const p of [ivan, judy]) p.assertClean();
+	}
+});
