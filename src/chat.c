@@ -158,9 +158,10 @@ send_joined(struct session *s, struct room *r)
 	struct jbuf *b = &s->chat->out;
 
 	json_joined_begin(b, r->name);
-	for (unsigned i = 0; i < r->nmembers; i++)
-		json_joined_member(b, r->members[i]->nick);
-	json_joined_end(b);
+	if (r->nmembers <= CHAT_ROOM_LIST_MAX)
+		for (unsigned i = 0; i < r->nmembers; i++)
+			json_joined_member(b, r->members[i]->nick);
+	json_joined_end(b, r->nmembers);
 	send_out(s);
 }
 
@@ -253,7 +254,7 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 		send_history_after(s, r, since);
 	else
 		send_history_before(s, r, 0, c->cfg->history);
-	if (fresh) {
+	if (fresh && r->nmembers <= CHAT_ROOM_LIST_MAX) {
 		json_presence(&c->out, r->name, "join", s->nick, NULL);
 		broadcast_out(c, r, s);
 	}
@@ -271,8 +272,10 @@ leave_room(struct session *s, struct room *r, bool tell_leaver)
 		json_left(&c->out, r->name);
 		send_out(s);
 	}
-	json_presence(&c->out, r->name, "leave", s->nick, NULL);
-	broadcast_out(c, r, NULL);
+	if (r->nmembers < CHAT_ROOM_LIST_MAX) {
+		json_presence(&c->out, r->name, "leave", s->nick, NULL);
+		broadcast_out(c, r, NULL);
+	}
 	drop_room_if_empty(c, r);
 }
 

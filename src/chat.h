@@ -24,6 +24,13 @@ struct session;
 #define CHAT_SINCE_LIMIT 1000
 #define CHAT_PAGE_DEFAULT 50
 #define CHAT_PAGE_MAX 100
+/*
+ * Rooms with more members are "large": `joined` lists no members (its count
+ * says how many) and join/leave presence is not broadcast. Otherwise every
+ * join would cost a frame per member and a member list the size of the room,
+ * quadratic work as a room grows.
+ */
+#define CHAT_ROOM_LIST_MAX 500
 
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {

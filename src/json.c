@@ -265,9 +265,11 @@ json_joined_member(struct jbuf *b, const char *nick)
 }
 
 void
-json_joined_end(struct jbuf *b)
+json_joined_end(struct jbuf *b, unsigned count)
 {
-	RAW(b, "]}");
+	RAW(b, "],\"count\":");
+	put_u64(b, count);
+	RAW(b, "}");
 }
 
 void

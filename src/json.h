@@ -40,7 +40,7 @@ void json_error(struct jbuf *b, const char *code, const char *text,
 /* Lists: begin, then one call per item, then end. */
 void json_joined_begin(struct jbuf *b, const char *room);
 void json_joined_member(struct jbuf *b, const char *nick);
-void json_joined_end(struct jbuf *b);
+void json_joined_end(struct jbuf *b, unsigned count);
 void json_history_begin(struct jbuf *b, const char *room);
 void json_history_item(struct jbuf *b, const struct chat_record *r);
 void json_history_end(struct jbuf *b, bool more);

@@ -466,10 +466,10 @@ test_json_joined_with_no_members(void **state)
 	struct fx *fx = *state;
 
 	json_joined_begin(&fx->b, "empty");
-	json_joined_end(&fx->b);
-	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[]}", "type",
+	json_joined_end(&fx->b, 0);
+	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[],s:i}", "type",
 					       "joined", "room", "empty",
-					       "members"));
+					       "members", "count", 0));
 }
 
 static void
@@ -479,10 +479,10 @@ test_json_joined_with_one_member(void **state)
 
 	json_joined_begin(&fx->b, "r");
 	json_joined_member(&fx->b, "solo");
-	json_joined_end(&fx->b);
-	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[s]}", "type",
+	json_joined_end(&fx->b, 1);
+	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[s],s:i}", "type",
 					       "joined", "room", "r", "members",
-					       "solo"));
+					       "solo", "count", 1));
 }
 
 static void
@@ -500,10 +500,10 @@ test_json_joined_with_many_members_in_order(void **state)
 		json_joined_member(&fx->b, s);
 		json_array_append_new(want, jstr(s));
 	}
-	json_joined_end(&fx->b);
-	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:o}", "type",
+	json_joined_end(&fx->b, 300);
+	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:o,s:i}", "type",
 					       "joined", "room", "crowd[",
-					       "members", want));
+					       "members", want, "count", 300));
 }
 
 static void
@@ -515,10 +515,10 @@ test_json_joined_begin_resets_a_used_buffer(void **state)
 	json_joined_begin(&fx->b, "r");
 	json_joined_member(&fx->b, "a");
 	json_joined_member(&fx->b, "b");
-	json_joined_end(&fx->b);
-	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[s,s]}", "type",
+	json_joined_end(&fx->b, 2);
+	assert_json_is(load_out(fx), json_pack("{s:s,s:s,s:[s,s],s:i}", "type",
 					       "joined", "room", "r", "members",
-					       "a", "b"));
+					       "a", "b", "count", 2));
 }
 
 static void

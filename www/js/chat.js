@@ -100,6 +100,8 @@ export class ChatClient {
 		room.joined = true;
 		room.expectJoinHistory = true;
 		room.members = new Set(Array.isArray(f.members) ? f.members.map(String) : []);
+		// A large room lists nobody (only a count) and sends no join/leave.
+		room.memberCount = Number.isInteger(f.count) && f.count > room.members.size ? f.count : 0;
 		if (this.nick) room.members.add(this.nick);
 		this.view.roomsChanged();
 		this.view.membersChanged(room);

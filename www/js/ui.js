@@ -161,7 +161,7 @@ export class Ui {
 			if (nick === me) li.classList.add('me');
 			return li;
 		}));
-		this.e.memberCount.textContent = String(nicks.length);
+		this.e.memberCount.textContent = String(Math.max(nicks.length, room.memberCount || 0));
 	}
 
 	// ---- the viewed room ----
