@@ -87,6 +87,7 @@ CHAT_TEST(test_write_path_pings_during_a_flood_get_their_pongs)
 	struct ws_client *cs[2];
 	char nicks[2][CHAT_NICK_MAX + 1];
 	int next = 0, pings = 0, pongs = 0, last_ping = -100;
+	int mid_flood_pongs = 0;
 	char ping[16] = "";
 	bool waiting_pong = false;
 	long long deadline = monotonic_ms() + 30000;
@@ -97,7 +98,7 @@ CHAT_TEST(test_write_path_pings_during_a_flood_get_their_pongs)
 	while (next < FLOOD && monotonic_ms() < deadline) {
 		struct ws_frame f;
 
-		if (!waiting_pong && next - last_ping >= 50) {
+		if (!waiting_pong && next - last_ping >= 20) {
 			last_ping = next;
 			snprintf(ping, sizeof(ping), "p%d", pings++);
 			assert_int_equal(ws_send_ping(cs[0], ping, strlen(ping)),
@@ -111,6 +112,8 @@ CHAT_TEST(test_write_path_pings_during_a_flood_get_their_pongs)
 			assert_memory_equal(f.data, ping, f.len);
 			waiting_pong = false;
 			pongs++;
+			if (next < FLOOD)
+				mid_flood_pongs++;
 		} else {
 			assert_int_equal(f.opcode, WS_OP_TEXT);
 			check_seq(&f, nicks[1], &next);
@@ -127,7 +130,9 @@ CHAT_TEST(test_write_path_pings_during_a_flood_get_their_pongs)
 		ws_frame_fini(&f);
 		pongs++;
 	}
-	assert_true(pings >= 3); /* several pongs came back mid-flood */
+	/* A pong waits behind the frames already in the socket, so how many
+	 * fit in a flood depends on buffer sizes; at least one must. */
+	assert_true(mid_flood_pongs >= 1);
 	assert_int_equal(pongs, pings);
 	print_message("%d messages, %d pings answered\n", FLOOD, pongs);
 	chat_close_all(cs, 2);
