@@ -160,6 +160,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	info.pvo = &pvo_http;
 	info.mounts = &mount;
 	info.vhost_name = "default";
+	info.pt_serv_buf_size = CHAT_PROTO_READ_BUFFER;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 
 	log_setup(cfg->log_level);
