@@ -82,49 +82,49 @@ exec(struct history *h, const char *sql)
 	return 0;
 }
 
-/* Reads the schema version: 0 for a file with no chatd tables, -1 on error. */
+/* Runs a one-number query; -1 with *why set (a static string) on error. */
 static int
-read_version(sqlite3 *db, const char **why)
+query_int(sqlite3 *db, const char *sql, int *out, const char **why)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, version = -1, tables;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 
-	rc = sqlite3_prepare_v2(db,
-				"SELECT count(*) FROM sqlite_master WHERE "
-				"type = 'table' AND name = 'schema_version'",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		*why = sqlite3_errmsg(db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		/* errstr, not errmsg: it must outlive the statement. */
+		*why = sqlite3_errstr(sqlite3_extended_errcode(db));
 		sqlite3_finalize(st);
 		return -1;
 	}
-	tables = sqlite3_column_int(st, 0);
+	*out = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (!tables) {
-		/* Tables of someone else's, and no version: not ours. */
-		rc = sqlite3_prepare_v2(db,
-					"SELECT count(*) FROM sqlite_master",
-					-1, &st, NULL);
-		if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-			*why = sqlite3_errmsg(db);
-			sqlite3_finalize(st);
-			return -1;
-		}
-		tables = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+	return 0;
+}
+
+/* Reads the schema version: 0 for a file with no tables at all, -1 when it
+ * cannot be read or the file holds someone else's tables. */
+static int
+read_version(sqlite3 *db, const char **why)
+{
+	int ours, tables, version;
+
+	if (query_int(db,
+		      "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+		      "AND name = 'schema_version'",
+		      &ours, why) ||
+	    query_int(db, "SELECT count(*) FROM sqlite_master", &tables, why))
+		return -1;
+	if (!ours) {
 		if (tables) {
 			*why = "not a chatd database (it has other tables)";
 			return -1;
 		}
 		return 0;
 	}
-	rc = sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	else
-		*why = sqlite3_errmsg(db);
-	sqlite3_finalize(st);
+	if (query_int(db, "SELECT max(version) FROM schema_version", &version,
+		      why))
+		return -1;
 	return version;
 }
 

@@ -78,6 +78,19 @@ say(struct ws_client *c, const char *nick, const char *text, const char *cid)
 	return id;
 }
 
+/* Connects and returns the lobby history frame of the greeting in *h. */
+static struct ws_client *
+connect_for_history(int port, json_t **h)
+{
+	struct ws_client *c = ws_connect(port);
+
+	assert_non_null(c);
+	json_decref(ws_expect_type(c, "welcome", CHAT_TIMEOUT_MS, WS_STRICT));
+	json_decref(ws_expect_type(c, "joined", CHAT_TIMEOUT_MS, WS_STRICT));
+	*h = ws_expect_type(c, "history", CHAT_TIMEOUT_MS, WS_STRICT);
+	return c;
+}
+
 /* The ids and texts of a history frame's messages. */
 static size_t
 history_ids(json_t *h, json_int_t *ids, size_t max)
@@ -116,11 +129,7 @@ test_restart_keeps_history_and_ids(void **state)
 	stop_ok(&s);
 
 	start(&s, d, NULL);
-	c = ws_connect(s.port);
-	assert_non_null(c);
-	json_decref(ws_expect_type(c, "welcome", CHAT_TIMEOUT_MS, WS_STRICT));
-	json_decref(ws_expect_type(c, "joined", CHAT_TIMEOUT_MS, WS_STRICT));
-	h = ws_expect_type(c, "history", CHAT_TIMEOUT_MS, WS_STRICT);
+	c = connect_for_history(s.port, &h);
 	n = history_ids(h, ids, 64);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < n; i++)
@@ -155,11 +164,7 @@ test_sigkill_keeps_a_received_message(void **state)
 	ws_free(c);
 
 	start(&s, d, NULL);
-	c = ws_connect(s.port);
-	assert_non_null(c);
-	json_decref(ws_expect_type(c, "welcome", CHAT_TIMEOUT_MS, WS_STRICT));
-	json_decref(ws_expect_type(c, "joined", CHAT_TIMEOUT_MS, WS_STRICT));
-	h = ws_expect_type(c, "history", CHAT_TIMEOUT_MS, WS_STRICT);
+	c = connect_for_history(s.port, &h);
 	n = history_ids(h, ids, 64);
 	assert_true(n >= 1);
 	assert_int_equal(ids[n - 1], id);
