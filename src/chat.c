@@ -564,6 +564,7 @@ chat_receive(struct session *s, const char *buf, size_t len)
 
 	if (s->closing)
 		return 0;
+	chat_seen(s);
 	if (!chat_utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
@@ -587,6 +588,7 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	s->chat = c;
 	s->conn = conn;
 	s->id = c->next_session_id++;
+	s->last_seen_ms = now_ms();
 	msgq_init(&s->q, c->cfg->send_queue_bytes);
 	if (assign_guest_nick(c, s))
 		return -ENOMEM;
@@ -638,6 +640,50 @@ chat_disconnect(struct session *s)
 	c->nsessions--;
 	log_debug("session %llu: disconnected", (unsigned long long)s->id);
 	s->chat = NULL;
+}
+
+void
+chat_seen(struct session *s)
+{
+	s->last_seen_ms = now_ms();
+}
+
+void
+chat_tick(struct chat *c)
+{
+	int64_t now = now_ms(), interval = (int64_t)c->cfg->ping_interval * 1000;
+	struct msg *ping = NULL;
+
+	if (!interval)
+		return;
+	for (struct session *s = c->sessions; s; s = s->next) {
+		bool awaiting = s->ping_sent_ms && s->last_seen_ms < s->ping_sent_ms;
+
+		if (s->closing)
+			continue;
+		/* Closed only after a ping went unanswered for an interval. */
+		if (awaiting && now - s->ping_sent_ms >= interval) {
+			log_info("session %llu: no answer to a ping for %lld s, "
+				 "closing",
+				 (unsigned long long)s->id,
+				 (long long)((now - s->ping_sent_ms) / 1000));
+			c->stats.ping_timeouts++;
+			session_close(s, CHAT_CLOSE_GOING_AWAY, "ping timeout");
+			continue;
+		}
+		if (awaiting || now - s->last_seen_ms < interval)
+			continue;
+		/* One ping frame, shared like any broadcast. It carries a
+		 * payload because lws 4.1 does not report empty pongs. */
+		if (!ping)
+			ping = msg_new_frame(MSG_OP_PING, CHAT_PING_PAYLOAD,
+					     strlen(CHAT_PING_PAYLOAD));
+		if (ping) {
+			session_send(s, ping);
+			s->ping_sent_ms = now;
+		}
+	}
+	msg_unref(ping);
 }
 
 void

@@ -31,6 +31,7 @@ struct session;
  * quadratic work as a room grows.
  */
 #define CHAT_ROOM_LIST_MAX 500
+#define CHAT_PING_PAYLOAD "chatd"
 
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {
@@ -60,6 +61,7 @@ struct chat_pending {
 struct chat_stats {
 	uint64_t messages;      /* chat messages broadcast */
 	uint64_t slow_consumers; /* sessions closed with 1008 */
+	uint64_t ping_timeouts;  /* sessions closed for silence */
 };
 
 struct chat {
@@ -104,6 +106,16 @@ int chat_receive(struct session *s, const char *buf, size_t len);
  * the batch (logged).
  */
 void chat_flush(struct chat *c);
+
+/*
+ * Keepalive, run every cfg->ping_interval seconds: a session silent for an
+ * interval gets a ping; one that has not answered it (or sent anything) by
+ * the next interval is closed (1001, "ping timeout").
+ */
+void chat_tick(struct chat *c);
+
+/* Notes that the client sent something (any frame, a pong included). */
+void chat_seen(struct session *s);
 
 /* Stages close 1001 for every session (server shutdown). */
 void chat_shutdown(struct chat *c);

@@ -17,6 +17,7 @@ struct chat_vhd {
 	struct chat chat;
 	struct lws_context *context;
 	lws_sorted_usec_list_t flush_timer;
+	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	/* Where a session's pending frames are gathered for one write. */
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
@@ -59,6 +60,23 @@ schedule_flush(struct chat *c)
 	/* A zero delay runs it once lws has handled every event of this
 	 * poll round: one commit per loop turn, however many messages. */
 	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due, 0);
+}
+
+/*
+ * Keepalive is one timer for the whole vhost, not lws's per-connection
+ * validity timers: lws 4.1 keeps those in a sorted list, so each new
+ * connection paid a walk over all the others (quadratic at 10,000).
+ */
+static void
+tick_due(lws_sorted_usec_list_t *sul)
+{
+	struct chat_vhd *vhd =
+		lws_container_of(sul, struct chat_vhd, tick_timer);
+
+	chat_tick(&vhd->chat);
+	lws_sul_schedule(vhd->context, 0, &vhd->tick_timer, tick_due,
+			 (lws_usec_t)vhd->chat.cfg->ping_interval *
+				 LWS_US_PER_SEC);
 }
 
 static const struct chat_transport transport = {
@@ -203,11 +221,17 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		vhd->context = lws_get_context(wsi);
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
+		if (env->cfg->ping_interval)
+			lws_sul_schedule(vhd->context, 0, &vhd->tick_timer,
+					 tick_due,
+					 (lws_usec_t)env->cfg->ping_interval *
+						 LWS_US_PER_SEC);
 		break;
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
 		if (vhd) {
 			lws_sul_cancel(&vhd->flush_timer);
+			lws_sul_cancel(&vhd->tick_timer);
 			chat_fini(&vhd->chat);
 		}
 		break;
@@ -233,6 +257,11 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!s->chat)
 			return -1;
 		return on_receive(wsi, s, in, len);
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (s->chat)
+			chat_seen(s);
+		break;
 
 	default:
 		break;

@@ -45,6 +45,9 @@ static const struct option_spec options[] = {
 	  "SQLite history file, or :memory: (default chat.db)" },
 	{ "--history-max", "CHAT_HISTORY_MAX", OPT_SIZE, FIELD(history_max), 1,
 	  1ull << 40, "messages kept per room (default 100000)" },
+	{ "--ping-interval", "CHAT_PING_INTERVAL", OPT_UINT,
+	  FIELD(ping_interval), 0, 3600,
+	  "seconds of silence before a ping; 0: none (default 30)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
 };
@@ -64,6 +67,7 @@ set_defaults(struct config *cfg)
 		.send_queue_bytes = CONFIG_DEFAULT_SEND_QUEUE_BYTES,
 		.db = CONFIG_DEFAULT_DB,
 		.history_max = CONFIG_DEFAULT_HISTORY_MAX,
+		.ping_interval = CONFIG_DEFAULT_PING_INTERVAL,
 		.log_level = LOG_LEVEL_INFO,
 	};
 }

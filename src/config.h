@@ -16,6 +16,7 @@
 #define CONFIG_DEFAULT_SEND_QUEUE_BYTES 1048576
 #define CONFIG_DEFAULT_DB "chat.db"
 #define CONFIG_DEFAULT_HISTORY_MAX 100000
+#define CONFIG_DEFAULT_PING_INTERVAL 30
 
 struct config {
 	const char *host; /* NULL: every interface */
@@ -27,6 +28,7 @@ struct config {
 	size_t send_queue_bytes;
 	const char *db;     /* SQLite file, or ":memory:" */
 	size_t history_max; /* messages kept per room */
+	unsigned ping_interval; /* seconds; 0: no keepalive pings */
 	enum log_level log_level;
 };
 

@@ -12,11 +12,11 @@
 static long live;
 
 /*
- * Writes the header of a final, unmasked text frame of len bytes so that it
- * ends at `end` (RFC 6455 section 5.2); returns its length.
+ * Writes the header of a final, unmasked frame of len bytes so that it ends
+ * at `end` (RFC 6455 section 5.2); returns its length.
  */
 static unsigned char
-frame_header(unsigned char *end, size_t len)
+frame_header(unsigned char *end, unsigned char opcode, size_t len)
 {
 	unsigned char *h;
 
@@ -34,12 +34,18 @@ frame_header(unsigned char *end, size_t len)
 		for (int i = 0; i < 8; i++)
 			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
 	}
-	h[0] = 0x81; /* FIN + text */
+	h[0] = (unsigned char)(0x80 | opcode); /* FIN */
 	return (unsigned char)(end - h);
 }
 
 struct msg *
 msg_new(const void *payload, size_t len)
+{
+	return msg_new_frame(MSG_OP_TEXT, payload, len);
+}
+
+struct msg *
+msg_new_frame(unsigned char opcode, const void *payload, size_t len)
 {
 	/* +1 keeps a NUL after the payload, handy for logging and tests. */
 	struct msg *m = malloc(sizeof(*m) + LWS_PRE + len + 1);
@@ -48,8 +54,9 @@ msg_new(const void *payload, size_t len)
 		return NULL;
 	m->refs = 1;
 	m->len = len;
-	m->hdr_len = frame_header(m->buf + LWS_PRE, len);
-	memcpy(m->buf + LWS_PRE, payload, len);
+	m->hdr_len = frame_header(m->buf + LWS_PRE, opcode, len);
+	if (len)
+		memcpy(m->buf + LWS_PRE, payload, len);
 	m->buf[LWS_PRE + len] = '\0';
 	live++;
 	return m;

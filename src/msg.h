@@ -30,6 +30,12 @@ struct msg {
  * text frame; NULL when out of memory.
  */
 struct msg *msg_new(const void *payload, size_t len);
+/* The same with another opcode (MSG_OP_PING for keepalive pings). */
+struct msg *msg_new_frame(unsigned char opcode, const void *payload,
+			  size_t len);
+
+#define MSG_OP_TEXT 0x1
+#define MSG_OP_PING 0x9
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 

@@ -39,6 +39,8 @@ static const struct lws_protocols protocols[] = {
 
 #define CHAT_PROTOCOL (&protocols[1])
 
+static const lws_retry_bo_t no_validity_timers = { .secs_since_valid_ping = 0 };
+
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *signal_context;
 
@@ -161,6 +163,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	info.mounts = &mount;
 	info.vhost_name = "default";
 	info.pt_serv_buf_size = CHAT_PROTO_READ_BUFFER;
+	/* chat_proto pings idle sessions itself (see tick_due there). */
+	info.retry_and_idle_policy = &no_validity_timers;
+	/* Header tables (about 5 KiB each) are needed only during handshakes;
+	 * capping them keeps a burst of connects from leaving the heap full
+	 * of freed tables. Handshakes beyond the cap wait their turn. */
+	info.max_http_header_pool = 256;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 
 	log_setup(cfg->log_level);

@@ -29,6 +29,8 @@ struct session {
 	struct chat *chat;
 	void *conn; /* the transport's handle (the lws wsi) */
 	uint64_t id;
+	int64_t last_seen_ms; /* last frame of any kind from the client */
+	int64_t ping_sent_ms; /* last keepalive ping, 0 when none */
 	struct room **rooms; /* join order; the last one is the current room */
 	unsigned nrooms, rooms_cap;
 	struct msgq q;
