@@ -17,6 +17,8 @@ struct chat_vhd {
 	struct chat chat;
 	struct lws_context *context;
 	lws_sorted_usec_list_t flush_timer;
+	lws_usec_t last_flush;  /* when flush_due last ran */
+	lws_usec_t commit_gap;  /* least time between grouped commits */
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	/* Where a session's pending frames are gathered for one write. */
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
@@ -49,6 +51,7 @@ flush_due(lws_sorted_usec_list_t *sul)
 	struct chat_vhd *vhd =
 		lws_container_of(sul, struct chat_vhd, flush_timer);
 
+	vhd->last_flush = lws_now_usecs();
 	chat_flush(&vhd->chat);
 }
 
@@ -56,10 +59,15 @@ static void
 schedule_flush(struct chat *c)
 {
 	struct chat_vhd *vhd = lws_container_of(c, struct chat_vhd, chat);
+	lws_usec_t since = lws_now_usecs() - vhd->last_flush;
 
 	/* A zero delay runs it once lws has handled every event of this
-	 * poll round: one commit per loop turn, however many messages. */
-	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due, 0);
+	 * poll round: one commit per loop turn, however many messages. Under
+	 * load turns are short, so a file database also waits out commit_gap
+	 * since the last commit: commits are batched bigger, and a quiet
+	 * server still commits at once. */
+	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due,
+			 since < vhd->commit_gap ? vhd->commit_gap - since : 0);
 }
 
 /*
@@ -220,6 +228,8 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return -1;
 		vhd->context = lws_get_context(wsi);
+		if (strcmp(env->cfg->db, ":memory:"))
+			vhd->commit_gap = CHAT_PROTO_COMMIT_GAP_US;
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
 		if (env->cfg->ping_interval)
 			lws_sul_schedule(vhd->context, 0, &vhd->tick_timer,
