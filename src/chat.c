@@ -394,14 +394,14 @@ add_pending(struct chat *c, const char *room, struct msg *m)
 	return 0;
 }
 
-void
+unsigned
 chat_flush(struct chat *c)
 {
 	unsigned n = c->npending;
 	int rc;
 
 	if (!n)
-		return;
+		return 0;
 	/* Taken first: a broadcast can close sessions but never re-enters. */
 	c->npending = 0;
 	rc = history_commit(c->history);
@@ -414,6 +414,7 @@ chat_flush(struct chat *c)
 	}
 	if (!rc)
 		c->stats.messages += n;
+	return n;
 }
 
 static void

@@ -103,9 +103,9 @@ int chat_receive(struct session *s, const char *buf, size_t len);
 /*
  * Commits the pending messages as one transaction, then broadcasts each to
  * its room. Nothing is broadcast before it is durable; a failed commit drops
- * the batch (logged).
+ * the batch (logged). Returns how many messages the batch held.
  */
-void chat_flush(struct chat *c);
+unsigned chat_flush(struct chat *c);
 
 /*
  * Keepalive, run every cfg->ping_interval seconds: a session silent for an

@@ -18,7 +18,7 @@ struct chat_vhd {
 	struct lws_context *context;
 	lws_sorted_usec_list_t flush_timer;
 	lws_usec_t last_flush;  /* when flush_due last ran */
-	lws_usec_t commit_gap;  /* least time between grouped commits */
+	unsigned last_batch;    /* messages it delivered */
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	/* Where a session's pending frames are gathered for one write. */
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
@@ -52,22 +52,23 @@ flush_due(lws_sorted_usec_list_t *sul)
 		lws_container_of(sul, struct chat_vhd, flush_timer);
 
 	vhd->last_flush = lws_now_usecs();
-	chat_flush(&vhd->chat);
+	vhd->last_batch = chat_flush(&vhd->chat);
 }
 
 static void
 schedule_flush(struct chat *c)
 {
 	struct chat_vhd *vhd = lws_container_of(c, struct chat_vhd, chat);
-	lws_usec_t since = lws_now_usecs() - vhd->last_flush;
+	lws_usec_t since = lws_now_usecs() - vhd->last_flush, delay = 0;
 
 	/* A zero delay runs it once lws has handled every event of this
-	 * poll round: one commit per loop turn, however many messages. Under
-	 * load turns are short, so a file database also waits out commit_gap
-	 * since the last commit: commits are batched bigger, and a quiet
-	 * server still commits at once. */
-	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due,
-			 since < vhd->commit_gap ? vhd->commit_gap - since : 0);
+	 * poll round: one commit per loop turn, however many messages. When
+	 * the last batch held several, the server is busy: then it waits out
+	 * CHAT_PROTO_BATCH_US since the last flush, so batches grow, commits
+	 * and writes per message shrink. A quiet server delivers at once. */
+	if (vhd->last_batch > 1 && since < CHAT_PROTO_BATCH_US)
+		delay = CHAT_PROTO_BATCH_US - since;
+	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due, delay);
 }
 
 /*
@@ -228,8 +229,6 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return -1;
 		vhd->context = lws_get_context(wsi);
-		if (strcmp(env->cfg->db, ":memory:"))
-			vhd->commit_gap = CHAT_PROTO_COMMIT_GAP_US;
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
 		if (env->cfg->ping_interval)
 			lws_sul_schedule(vhd->context, 0, &vhd->tick_timer,

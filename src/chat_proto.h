@@ -30,8 +30,8 @@ struct chat_env {
 /* Frames pending for a session go out together, up to this many bytes per
  * write (also the protocol's tx_packet_size, so lws does not split it). */
 #define CHAT_PROTO_WRITE_BOUND 65536
-/* Least time between two grouped commits to a database file. */
-#define CHAT_PROTO_COMMIT_GAP_US 1000
+/* Under load, the least time between two flushes (commit + broadcast). */
+#define CHAT_PROTO_BATCH_US 1000
 
 int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len);
