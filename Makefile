@@ -1,5 +1,5 @@
 # Thin wrapper around CMake (as neovim does): CMake is the real build.
-# make build | make run | make test | make asan | make clean
+# make build | make run | make test | make asan | make bench | make clean
 
 BUILD_DIR  ?= build
 ASAN_DIR   ?= build-asan
@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PORT       ?= 5000
 
-.PHONY: all deps build run test test-plain asan clean
+.PHONY: all deps build run test test-plain asan bench bench-quick clean
 
 all: build
 
@@ -37,6 +37,16 @@ test-plain: build
 
 test: test-plain asan
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Side by side with socket.io, the lws mirror and C ceiling servers;
+# results in build/bench/results.md (see docs/performance.md).
+bench: build
+	bench/setup.sh
+	bench/run.sh
+
+bench-quick: build
+	bench/setup.sh
+	bench/run.sh --quick
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
