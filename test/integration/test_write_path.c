@@ -162,7 +162,7 @@ CHAT_TEST(test_write_path_slow_reader_gets_whole_frames_in_order)
 	while (next < 400 && monotonic_ms() < deadline) {
 		struct ws_msg m;
 		json_t *j;
-		char want[16];
+		char want[32];
 
 		/* Read slowly: the server meets a full socket again and again. */
 		if (next % 20 == 0)
