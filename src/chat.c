@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "room.h"
 #include "session.h"
+#include "utf8.h"
 
 void
 chat_init(struct chat *c, const struct config *cfg,
@@ -54,8 +55,8 @@ chat_fini(struct chat *c)
 	jbuf_fini(&c->out);
 }
 
-static int64_t
-now_ms(void)
+int64_t
+chat_now_ms(void)
 {
 	struct timespec ts;
 
@@ -463,7 +464,7 @@ handle_message(struct session *s, const struct request *req)
 	rec = (struct chat_record){
 		.room = r->name,
 		.id = r->last_id + 1,
-		.ts = now_ms(),
+		.ts = chat_now_ms(),
 		.nick = s->nick,
 		.text = req->text,
 		.text_len = req->text_len,
@@ -566,7 +567,7 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	if (s->closing)
 		return 0;
 	chat_seen(s);
-	if (!chat_utf8_is_valid((const unsigned char *)buf, len))
+	if (!utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
 	/* Anything but a message must see (and be seen after) the messages
@@ -589,7 +590,7 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	s->chat = c;
 	s->conn = conn;
 	s->id = c->next_session_id++;
-	s->last_seen_ms = now_ms();
+	s->last_seen_ms = chat_now_ms();
 	msgq_init(&s->q, c->cfg->send_queue_bytes);
 	if (assign_guest_nick(c, s))
 		return -ENOMEM;
@@ -646,45 +647,7 @@ chat_disconnect(struct session *s)
 void
 chat_seen(struct session *s)
 {
-	s->last_seen_ms = now_ms();
-}
-
-void
-chat_tick(struct chat *c)
-{
-	int64_t now = now_ms(), interval = (int64_t)c->cfg->ping_interval * 1000;
-	struct msg *ping = NULL;
-
-	if (!interval)
-		return;
-	for (struct session *s = c->sessions; s; s = s->next) {
-		bool awaiting = s->ping_sent_ms && s->last_seen_ms < s->ping_sent_ms;
-
-		if (s->closing)
-			continue;
-		/* Closed only after a ping went unanswered for an interval. */
-		if (awaiting && now - s->ping_sent_ms >= interval) {
-			log_info("session %llu: no answer to a ping for %lld s, "
-				 "closing",
-				 (unsigned long long)s->id,
-				 (long long)((now - s->ping_sent_ms) / 1000));
-			c->stats.ping_timeouts++;
-			session_close(s, CHAT_CLOSE_GOING_AWAY, "ping timeout");
-			continue;
-		}
-		if (awaiting || now - s->last_seen_ms < interval)
-			continue;
-		/* One ping frame, shared like any broadcast. It carries a
-		 * payload because lws 4.1 does not report empty pongs. */
-		if (!ping)
-			ping = msg_new_frame(MSG_OP_PING, CHAT_PING_PAYLOAD,
-					     strlen(CHAT_PING_PAYLOAD));
-		if (ping) {
-			session_send(s, ping);
-			s->ping_sent_ms = now;
-		}
-	}
-	msg_unref(ping);
+	s->last_seen_ms = chat_now_ms();
 }
 
 void
@@ -693,46 +656,4 @@ chat_shutdown(struct chat *c)
 	chat_flush(c);
 	for (struct session *s = c->sessions; s; s = s->next)
 		session_close(s, CHAT_CLOSE_GOING_AWAY, "server shutdown");
-}
-
-bool
-chat_utf8_is_valid(const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
 }

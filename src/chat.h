@@ -31,7 +31,6 @@ struct session;
  * quadratic work as a room grows.
  */
 #define CHAT_ROOM_LIST_MAX 500
-#define CHAT_PING_PAYLOAD "chatd"
 
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {
@@ -107,20 +106,13 @@ int chat_receive(struct session *s, const char *buf, size_t len);
  */
 unsigned chat_flush(struct chat *c);
 
-/*
- * Keepalive, run every cfg->ping_interval seconds: a session silent for an
- * interval gets a ping; one that has not answered it (or sent anything) by
- * the next interval is closed (1001, "ping timeout").
- */
-void chat_tick(struct chat *c);
-
 /* Notes that the client sent something (any frame, a pong included). */
 void chat_seen(struct session *s);
 
+/* Epoch milliseconds, the clock of message timestamps and keepalive. */
+int64_t chat_now_ms(void);
+
 /* Stages close 1001 for every session (server shutdown). */
 void chat_shutdown(struct chat *c);
-
-/* True when len bytes at p are valid UTF-8 (RFC 3629, no surrogates). */
-bool chat_utf8_is_valid(const unsigned char *p, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "keepalive.h"
 #include "log.h"
 #include "msg.h"
 #include "session.h"
@@ -82,7 +83,7 @@ tick_due(lws_sorted_usec_list_t *sul)
 	struct chat_vhd *vhd =
 		lws_container_of(sul, struct chat_vhd, tick_timer);
 
-	chat_tick(&vhd->chat);
+	keepalive_tick(&vhd->chat, chat_now_ms());
 	lws_sul_schedule(vhd->context, 0, &vhd->tick_timer, tick_due,
 			 (lws_usec_t)vhd->chat.cfg->ping_interval *
 				 LWS_US_PER_SEC);

@@ -1,5 +1,5 @@
 /*
- * chat_utf8_is_valid: RFC 3629 UTF-8 as inbound text frames must be (close
+ * utf8_is_valid: RFC 3629 UTF-8 as inbound text frames must be (close
  * 1007 otherwise): multi-byte forms at their boundaries, overlong forms,
  * surrogates, code points past U+10FFFF, truncated sequences and stray
  * continuation bytes. Only this function of chat.c is tested here.
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "utf8.h"
 
 struct fx {
 	unsigned char *buf; /* exact-size copy: ASan catches reads past len */
@@ -50,7 +50,7 @@ valid(struct fx *fx, const void *p, size_t len)
 	assert_non_null(fx->buf);
 	if (len)
 		memcpy(fx->buf, p, len);
-	return chat_utf8_is_valid(fx->buf, len);
+	return utf8_is_valid(fx->buf, len);
 }
 
 #define V(lit) valid(fx, lit, sizeof(lit) - 1)
