@@ -179,17 +179,23 @@ add_history_item(const struct chat_record *rec, void *ud)
  * set, so the client asks for the rest).
  */
 static size_t
-history_frame_cap(const struct chat *c)
+history_frame_cap(const struct session *s)
 {
-	return c->cfg->send_queue_bytes / 2;
+	size_t cap = s->q.max_bytes / 2;
+
+	/* A push into a non-empty queue must fit in what is left of it. */
+	if (s->q.count && s->q.max_bytes - s->q.bytes < cap)
+		cap = s->q.max_bytes > s->q.bytes ? s->q.max_bytes - s->q.bytes : 0;
+	return cap;
 }
 
 /* Builds a history frame for room into c->out: messages after `since` when
  * after is true, else the newest before `before`. */
 static void
-build_history(struct chat *c, struct room *r, bool after, uint64_t from,
+build_history(struct session *s, struct room *r, bool after, uint64_t from,
 	      unsigned limit)
 {
+	struct chat *c = s->chat;
 	struct jbuf *b = &c->out;
 	bool more;
 
@@ -202,7 +208,7 @@ build_history(struct chat *c, struct room *r, bool after, uint64_t from,
 			history_before(c->history, r->name, from, limit,
 				       add_history_item, b, &more);
 		json_history_end(b, more);
-		if (b->len <= history_frame_cap(c) || limit <= 1)
+		if (b->len <= history_frame_cap(s) || limit <= 1)
 			return;
 		limit /= 2;
 	}
@@ -211,7 +217,7 @@ build_history(struct chat *c, struct room *r, bool after, uint64_t from,
 static void
 send_history_after(struct session *s, struct room *r, uint64_t since)
 {
-	build_history(s->chat, r, true, since, CHAT_SINCE_LIMIT);
+	build_history(s, r, true, since, CHAT_SINCE_LIMIT);
 	send_out(s);
 }
 
@@ -219,7 +225,7 @@ static void
 send_history_before(struct session *s, struct room *r, uint64_t before,
 		    unsigned limit)
 {
-	build_history(s->chat, r, false, before, limit);
+	build_history(s, r, false, before, limit);
 	send_out(s);
 }
 
@@ -301,11 +307,14 @@ assign_guest_nick(struct chat *c, struct session *s)
 		if (!dict_get(&c->nicks, s->nick))
 			return dict_set(&c->nicks, s->nick, s);
 	}
-	/* A crowded server: the session id is unique by construction, and no
-	 * user can pick it because guest-<n> names are reserved. */
-	snprintf(s->nick, sizeof(s->nick), "guest-%llu",
-		 (unsigned long long)s->id);
-	return dict_set(&c->nicks, s->nick, s);
+	/* A crowded server: count up from the session id, which is new, to
+	 * the first name nobody holds (a user may have picked it). */
+	for (uint64_t n = s->id;; n++) {
+		snprintf(s->nick, sizeof(s->nick), "guest-%llu",
+			 (unsigned long long)n);
+		if (!dict_get(&c->nicks, s->nick))
+			return dict_set(&c->nicks, s->nick, s);
+	}
 }
 
 /* Validates and applies a nick change; false when an error was sent. */
@@ -395,13 +404,16 @@ add_pending(struct chat *c, const char *room, struct msg *m)
 	return 0;
 }
 
-unsigned
-chat_flush(struct chat *c)
+/* Commits what history holds open, then delivers (rc 0) or drops the
+ * pending messages. Returns the commit's result. */
+static int
+flush_batch(struct chat *c, unsigned *count)
 {
 	unsigned n = c->npending;
 	int rc;
 
-	if (!n)
+	*count = n;
+	if (!n && !history_has_pending(c->history))
 		return 0;
 	/* Taken first: a broadcast can close sessions but never re-enters. */
 	c->npending = 0;
@@ -415,7 +427,29 @@ chat_flush(struct chat *c)
 	}
 	if (!rc)
 		c->stats.messages += n;
+	return rc;
+}
+
+unsigned
+chat_flush(struct chat *c)
+{
+	unsigned n;
+
+	flush_batch(c, &n);
 	return n;
+}
+
+/* The open transaction was rolled back under us: its messages are gone. */
+static void
+drop_pending(struct chat *c)
+{
+	if (c->npending)
+		log_err("%u stored messages were lost with a failed "
+			"transaction; not delivered",
+			c->npending);
+	for (unsigned i = 0; i < c->npending; i++)
+		msg_unref(c->pending[i].m);
+	c->npending = 0;
 }
 
 static void
@@ -440,6 +474,7 @@ handle_message(struct session *s, const struct request *req)
 	struct chat_record rec;
 	struct msg *m;
 	struct room *r;
+	int rc;
 
 	r = member_room(s, req->room, req->cid);
 	if (!r)
@@ -455,11 +490,13 @@ handle_message(struct session *s, const struct request *req)
 	if (req->cid && history_find_cid(c->history, r->name, s->nick, req->cid,
 					 ignore_record, NULL) == 1) {
 		/* The original may still be pending: deliver it first, so the
-		 * copy sent back comes after it, as it would on a resend. */
+		 * copy sent back comes after it, as it would on a resend. The
+		 * commit may also trim it away (a tiny --history-max): then
+		 * it is stored again as a new message. */
 		chat_flush(c);
-		history_find_cid(c->history, r->name, s->nick, req->cid,
-				 resend_original, s);
-		return;
+		if (history_find_cid(c->history, r->name, s->nick, req->cid,
+				     resend_original, s) == 1)
+			return;
 	}
 	rec = (struct chat_record){
 		.room = r->name,
@@ -474,8 +511,11 @@ handle_message(struct session *s, const struct request *req)
 	m = frame(c);
 	/* Stored now, broadcast by chat_flush() once committed: no client
 	 * sees a message that a crash could take back. */
-	if (!m || history_append(c->history, &rec)) {
+	rc = m ? history_append(c->history, &rec) : -ENOMEM;
+	if (rc) {
 		msg_unref(m);
+		if (rc == -ECANCELED)
+			drop_pending(c);
 		log_warn("room %s: could not store a message; dropped", r->name);
 		send_error(s, "bad_request", "server could not store message",
 			   req->cid);
@@ -483,9 +523,12 @@ handle_message(struct session *s, const struct request *req)
 	}
 	r->last_id = rec.id;
 	if (add_pending(c, r->name, m)) {
-		/* Out of memory: deliver it now rather than lose it. */
-		chat_flush(c);
-		broadcast(r, m, NULL);
+		unsigned n;
+
+		/* Out of memory: commit now (this message is in the open
+		 * transaction) and deliver it only once that succeeded. */
+		if (!flush_batch(c, &n))
+			broadcast(r, m, NULL);
 		msg_unref(m);
 	}
 }
@@ -514,7 +557,12 @@ handle_history(struct session *s, const struct request *req)
 		return;
 	if (limit > CHAT_PAGE_MAX)
 		limit = CHAT_PAGE_MAX;
-	send_history_before(s, r, req->has_before ? (uint64_t)req->before : 0,
+	/* before 0 asks for ids below 0: none. History's 0 means "no bound",
+	 * and ids start at 1, so 1 says the same thing. */
+	send_history_before(s, r,
+			    !req->has_before ? 0
+			    : req->before    ? (uint64_t)req->before
+					     : 1,
 			    (unsigned)limit);
 }
 
@@ -592,8 +640,10 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	s->id = c->next_session_id++;
 	s->last_seen_ms = chat_now_ms();
 	msgq_init(&s->q, c->cfg->send_queue_bytes);
-	if (assign_guest_nick(c, s))
+	if (assign_guest_nick(c, s)) {
+		s->chat = NULL; /* not registered: CLOSED must not unlink it */
 		return -ENOMEM;
+	}
 
 	s->next = c->sessions;
 	if (c->sessions)
@@ -603,6 +653,12 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	log_debug("session %llu: connected as %s", (unsigned long long)s->id,
 		  s->nick);
 
+	if (c->shutting_down) {
+		/* It connected during the shutdown grace: it gets the same
+		 * 1001 as everyone else, not a lobby. */
+		session_close(s, CHAT_CLOSE_GOING_AWAY, "server shutdown");
+		return 0;
+	}
 	chat_flush(c);
 	json_welcome(&c->out, s->nick, CHAT_LOBBY);
 	send_out(s);
@@ -654,6 +710,7 @@ void
 chat_shutdown(struct chat *c)
 {
 	chat_flush(c);
+	c->shutting_down = true;
 	for (struct session *s = c->sessions; s; s = s->next)
 		session_close(s, CHAT_CLOSE_GOING_AWAY, "server shutdown");
 }

@@ -77,6 +77,7 @@ struct chat {
 	struct chat_pending *pending; /* in arrival order */
 	unsigned npending, pending_cap;
 	struct chat_stats stats;
+	bool shutting_down; /* chat_shutdown() ran: newcomers are sent away */
 };
 
 void chat_init(struct chat *c, const struct config *cfg,

@@ -291,6 +291,14 @@ history_append(struct history *h, const struct chat_record *r)
 	if (rc != SQLITE_DONE) {
 		log_err("history: insert into %s failed: %s", r->room,
 			sqlite3_errmsg(h->db));
+		/* Some errors (SQLITE_FULL, IOERR, NOMEM) roll back the whole
+		 * transaction: later appends would then autocommit one by one
+		 * and the final COMMIT fail. Start afresh instead. */
+		if (sqlite3_get_autocommit(h->db)) {
+			h->in_tx = false;
+			dict_fini(&h->touched);
+			return -ECANCELED;
+		}
 		return -EIO;
 	}
 	return 0;
@@ -418,9 +426,14 @@ history_before(struct history *h, const char *room, uint64_t before,
 	sqlite3_bind_int(st, 3, (int)limit);
 	visit_rows(h, st, room, limit, probe_visit, &probe, &err);
 	*more = false;
-	if (!err && probe.seen) {
+	/* Older ones exist below the oldest visited, or below the bound
+	 * itself when nothing was asked for (limit 0). */
+	if (!err && (probe.seen || !limit)) {
 		st = stmt(h, ST_OLDER_EXISTS, room);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)probe.oldest);
+		sqlite3_bind_int64(st, 2,
+				   probe.seen ? (sqlite3_int64)probe.oldest
+				   : before   ? (sqlite3_int64)before
+					      : INT64_MAX);
 		*more = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_reset(st);
 	}

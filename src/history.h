@@ -38,7 +38,11 @@ struct history *history_open(const char *path, uint64_t max_per_room,
 /* Commits what is pending, then closes. */
 void history_close(struct history *h);
 
-/* Adds a copy of r to the open transaction (begun if needed). 0 or -EIO. */
+/*
+ * Adds a copy of r to the open transaction (begun if needed). 0, -EIO, or
+ * -ECANCELED when SQLite rolled the whole open transaction back (disk full,
+ * I/O error): everything appended since the last commit is gone.
+ */
 int history_append(struct history *h, const struct chat_record *r);
 /* Commits the open transaction, if any, then trims the rooms it touched.
  * 0, or -EIO when the commit failed (the appended records are gone). */

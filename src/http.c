@@ -70,11 +70,13 @@ resolve(const struct http_vhd *vhd, const char *uri, char *out)
 	if (!realpath(joined, out) || stat(out, &st))
 		return -1;
 	if (S_ISDIR(st.st_mode)) {
-		/* "/dir" shows "/dir/index.html", as "/" does. */
+		/* "/dir" shows "/dir/index.html", as "/" does; resolved
+		 * again, since that index.html may itself be a symlink. */
 		if (strlen(out) + sizeof("/index.html") > PATH_MAX)
 			return -1;
-		strcat(out, "/index.html");
-		if (stat(out, &st))
+		strcpy(joined, out);
+		strcat(joined, "/index.html");
+		if (!realpath(joined, out) || stat(out, &st))
 			return -1;
 	}
 	/* A symlink inside www/ may point anywhere: check where it landed. */
@@ -85,7 +87,7 @@ resolve(const struct http_vhd *vhd, const char *uri, char *out)
 }
 
 static int
-send_healthz_headers(struct lws *wsi)
+send_healthz_headers(struct lws *wsi, struct http_pss *pss)
 {
 	/* Room for the security headers lws adds to every response. */
 	unsigned char buf[LWS_PRE + 2048];
@@ -96,6 +98,7 @@ send_healthz_headers(struct lws *wsi)
 					sizeof(healthz_body) - 1, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
+	pss->healthz_pending = 1;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -109,7 +112,7 @@ send_status(struct lws *wsi, unsigned code)
 }
 
 static int
-on_http(struct lws *wsi, const struct http_vhd *vhd)
+on_http(struct lws *wsi, const struct http_vhd *vhd, struct http_pss *pss)
 {
 	char uri[1024], path[PATH_MAX];
 	const char *mime;
@@ -118,7 +121,7 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return send_status(wsi, HTTP_STATUS_BAD_REQUEST);
 	if (!strcmp(uri, "/healthz"))
-		return send_healthz_headers(wsi);
+		return send_healthz_headers(wsi, pss);
 	if (!vhd || resolve(vhd, uri, path))
 		return send_status(wsi, HTTP_STATUS_NOT_FOUND);
 	mime = lws_get_mimetype(path, NULL);
@@ -153,10 +156,14 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, vhd);
+		return on_http(wsi, vhd, user);
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		/* Only /healthz asks for this: its body goes out in one piece. */
+		/* lws may ask on its own (after draining a partial write):
+		 * only a pending /healthz has a body to send, in one piece. */
+		if (!user || !((struct http_pss *)user)->healthz_pending)
+			break;
+		((struct http_pss *)user)->healthz_pending = 0;
 		memcpy(&buf[LWS_PRE], healthz_body, sizeof(healthz_body) - 1);
 		if (lws_write(wsi, &buf[LWS_PRE], sizeof(healthz_body) - 1,
 			      LWS_WRITE_HTTP_FINAL) < 0)

@@ -20,4 +20,10 @@ void http_mount_init(struct lws_http_mount *mount);
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		  void *user, void *in, size_t len);
 
+/* Per-connection state of the "http" protocol: whether a /healthz body is
+ * owed, so a writable callback lws asks for itself writes nothing. */
+struct http_pss {
+	int healthz_pending;
+};
+
 #endif

@@ -26,7 +26,11 @@
 #define SHUTDOWN_TICK_US (50 * LWS_US_PER_MS)
 
 static const struct lws_protocols protocols[] = {
-	{ .name = HTTP_PROTOCOL_NAME, .callback = http_callback },
+	{
+		.name = HTTP_PROTOCOL_NAME,
+		.callback = http_callback,
+		.per_session_data_size = sizeof(struct http_pss),
+	},
 	{
 		.name = CHAT_PROTOCOL_NAME,
 		.callback = chat_proto_callback,

@@ -411,6 +411,36 @@ test_big_replay_is_split_not_culled(void **state)
 	stop_ok(&s);
 }
 
+static void
+test_resend_trimmed_away_is_stored_again(void **state)
+{
+	struct db_dir *d = *state;
+	char nick[CHAT_NICK_MAX + 1];
+	struct chatd s;
+	struct ws_client *c;
+	json_t *m;
+
+	/* Keep one message per room: the original of a resend can be
+	 * trimmed by the very commit that precedes the resend's check. */
+	start(&s, d, "--history-max=1");
+	c = chat_connect(s.port, nick);
+	chat_say(c, NULL, "a", "x");
+	chat_say(c, NULL, "b", "y");
+	chat_say(c, NULL, "a", "x");
+	m = chat_wait_msg(c, "lobby", nick, "a", "x");
+	assert_int_equal(jint(m, "id"), 1);
+	json_decref(m);
+	m = chat_wait_msg(c, "lobby", nick, "b", "y");
+	assert_int_equal(jint(m, "id"), 2);
+	json_decref(m);
+	/* Not swallowed: either the original echoed or stored anew. */
+	m = chat_wait_msg(c, "lobby", nick, "a", "x");
+	assert_true(jint(m, "id") == 1 || jint(m, "id") == 3);
+	json_decref(m);
+	ws_free(c);
+	stop_ok(&s);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -427,6 +457,7 @@ main(void)
 		T(test_unwritable_location_is_refused),
 		T(test_empty_file_is_migrated),
 		T(test_big_replay_is_split_not_culled),
+		T(test_resend_trimmed_away_is_stored_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

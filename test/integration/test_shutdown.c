@@ -129,6 +129,41 @@ CHAT_TEST(test_shutdown_with_stuck_peers_still_exits_within_5s)
 	close(idle);
 }
 
+CHAT_TEST(test_shutdown_newcomer_during_the_grace_gets_1001)
+{
+	char nick[CHAT_NICK_MAX + 1];
+	struct ws_connect_opts tiny = {.rcvbuf = 4096};
+	struct ws_client *c = chat_connect(port, nick), *stuck, *late;
+	char text[1024];
+	size_t dropped = 0;
+	int code;
+
+	/* A stuck session keeps the server in its shutdown grace. */
+	stuck = ws_connect_opts(port, &tiny);
+	assert_non_null(stuck);
+	json_decref(ws_expect_type(c, "presence", CHAT_TIMEOUT_MS, WS_STRICT));
+	memset(text, 'q', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (int i = 0; i < 300; i++) {
+		chat_say(c, NULL, text, NULL);
+		json_decref(chat_expect_msg(c, "lobby", nick, text, NULL));
+	}
+	assert_int_equal(chatd_signal(&fx->d, SIGTERM), 0);
+	assert_int_equal(ws_recv_close_code(c, CHAT_TIMEOUT_MS, NULL), 1001);
+	/* A client reconnecting at once is sent away the same way, not
+	 * welcomed into a server that is about to go. */
+	late = ws_connect(port);
+	assert_non_null(late); /* the listener is open during the grace */
+	code = ws_recv_close_code(late, CHAT_TIMEOUT_MS, &dropped);
+	assert_int_equal(code, 1001);
+	assert_string_equal(ws_close_reason(late), "server shutdown");
+	assert_int_equal(dropped, 0); /* no welcome first */
+	ws_free(late);
+	assert_int_equal(chatd_stop(&fx->d), 0);
+	ws_free(c);
+	ws_free(stuck);
+}
+
 int
 main(void)
 {
@@ -141,6 +176,9 @@ main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_shutdown_with_stuck_peers_still_exits_within_5s,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shutdown_newcomer_during_the_grace_gets_1001,
 			setup, teardown),
 	};
 
