@@ -73,32 +73,7 @@ bool
 http_header(const struct http_response *r, const char *name, char *out,
 	    size_t outlen)
 {
-	size_t nlen = strlen(name);
-	const char *line = r->head ? strstr(r->head, "\r\n") : NULL;
-
-	while (line) {
-		line += 2;
-		if (!strncasecmp(line, name, nlen) && line[nlen] == ':') {
-			const char *v = line + nlen + 1, *end;
-			size_t vlen;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			end = strstr(v, "\r\n");
-			if (!end)
-				end = v + strlen(v);
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			vlen = (size_t)(end - v);
-			if (vlen >= outlen)
-				vlen = outlen - 1;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return true;
-		}
-		line = strstr(line, "\r\n");
-	}
-	return false;
+	return r->head && net_header_value(r->head, name, out, outlen);
 }
 
 /* Decodes a complete chunked body in place; -1 when incomplete/malformed. */

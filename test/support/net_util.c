@@ -128,7 +128,7 @@ sha1_digest(const void *data, size_t n, unsigned char out[20])
 }
 
 bool
-utf8_is_valid(const unsigned char *s, size_t n)
+net_utf8_is_valid(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -204,4 +204,35 @@ tcp_connect_loopback(int port, int rcvbuf, int timeout_ms)
 fail:
 	close(fd);
 	return -1;
+}
+
+bool
+net_header_value(const char *head, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *line = strstr(head, "\r\n");
+
+	while (line) {
+		line += 2;
+		if (!strncasecmp(line, name, nlen) && line[nlen] == ':') {
+			const char *v = line + nlen + 1, *end;
+			size_t vlen;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			end = strstr(v, "\r\n");
+			if (!end)
+				end = v + strlen(v);
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			vlen = (size_t)(end - v);
+			if (vlen >= outlen)
+				vlen = outlen - 1;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return true;
+		}
+		line = strstr(line, "\r\n");
+	}
+	return false;
 }

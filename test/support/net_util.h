@@ -17,8 +17,14 @@ int tcp_connect_loopback(int port, int rcvbuf, int timeout_ms);
 /* CLOCK_MONOTONIC in milliseconds. */
 long long monotonic_ms(void);
 
-/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
-bool utf8_is_valid(const unsigned char *s, size_t n);
+/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. The
+ * client's own check, kept apart from the server's src/utf8.c on purpose. */
+bool net_utf8_is_valid(const unsigned char *s, size_t n);
+
+/* Value of header `name` (case-insensitive) in an HTTP head, trimmed, into
+ * out (truncated to outlen - 1). False when absent. */
+bool net_header_value(const char *head, const char *name, char *out,
+		      size_t outlen);
 
 /* out must hold 4 * ((n + 2) / 3) + 1 bytes. */
 void base64_encode(const unsigned char *in, size_t n, char *out);

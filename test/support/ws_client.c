@@ -272,38 +272,6 @@ ws_start(int port, const struct ws_connect_opts *o)
 	return c;
 }
 
-/* Value of header `name` in an HTTP head, trimmed, into out. */
-static bool
-head_value(const char *head, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-	const char *line = strstr(head, "\r\n");
-
-	while (line) {
-		line += 2;
-		if (!strncasecmp(line, name, nlen) && line[nlen] == ':') {
-			const char *v = line + nlen + 1, *end;
-			size_t vlen;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			end = strstr(v, "\r\n");
-			if (!end)
-				end = v + strlen(v);
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			vlen = (size_t)(end - v);
-			if (vlen >= outlen)
-				vlen = outlen - 1;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return true;
-		}
-		line = strstr(line, "\r\n");
-	}
-	return false;
-}
-
 int
 ws_finish(struct ws_client *c)
 {
@@ -350,12 +318,12 @@ ws_finish(struct ws_client *c)
 			  (int)strcspn(c->head, "\r\n"), c->head);
 		return -1;
 	}
-	if (!head_value(c->head, "Upgrade", val, sizeof(val)) ||
+	if (!net_header_value(c->head, "Upgrade", val, sizeof(val)) ||
 	    strcasecmp(val, "websocket") != 0) {
 		set_error(c, "101 without 'Upgrade: websocket'");
 		return -1;
 	}
-	if (!head_value(c->head, "Connection", val, sizeof(val)) ||
+	if (!net_header_value(c->head, "Connection", val, sizeof(val)) ||
 	    !strcasestr(val, "upgrade")) {
 		set_error(c, "101 without 'Connection: Upgrade'");
 		return -1;
@@ -363,15 +331,15 @@ ws_finish(struct ws_client *c)
 	snprintf(concat, sizeof(concat), "%s%s", c->key, WS_GUID);
 	sha1_digest(concat, strlen(concat), digest);
 	base64_encode(digest, sizeof(digest), expect);
-	if (!head_value(c->head, "Sec-WebSocket-Accept", val, sizeof(val)) ||
+	if (!net_header_value(c->head, "Sec-WebSocket-Accept", val, sizeof(val)) ||
 	    strcmp(val, expect) != 0) {
 		set_error(c, "Sec-WebSocket-Accept is '%s', expected '%s'",
-			  head_value(c->head, "Sec-WebSocket-Accept", val,
+			  net_header_value(c->head, "Sec-WebSocket-Accept", val,
 				     sizeof(val)) ? val : "(none)",
 			  expect);
 		return -1;
 	}
-	if (head_value(c->head, "Sec-WebSocket-Protocol", c->subprotocol,
+	if (net_header_value(c->head, "Sec-WebSocket-Protocol", c->subprotocol,
 		       sizeof(c->subprotocol)) &&
 	    !c->subprotocol[0])
 		snprintf(c->subprotocol, sizeof(c->subprotocol), "(empty)");
@@ -866,7 +834,7 @@ msg_to_json(struct ws_client *c, struct ws_msg *m, char **raw, size_t *raw_len)
 		ws_msg_fini(m);
 		fail();
 	}
-	if (!utf8_is_valid((unsigned char *)m->data, m->len)) {
+	if (!net_utf8_is_valid((unsigned char *)m->data, m->len)) {
 		print_frame("server sent invalid UTF-8", m->data, m->len);
 		ws_msg_fini(m);
 		fail();

@@ -2,7 +2,7 @@
  * utf8_is_valid: RFC 3629 UTF-8 as inbound text frames must be (close
  * 1007 otherwise): multi-byte forms at their boundaries, overlong forms,
  * surrogates, code points past U+10FFFF, truncated sequences and stray
- * continuation bytes. Only this function of chat.c is tested here.
+ * continuation bytes (src/utf8.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,7 +109,7 @@ encode(uint32_t cp, unsigned char *o)
 }
 
 static void
-test_chat_utf8_empty_and_ascii_are_valid(void **state)
+test_utf8_empty_and_ascii_are_valid(void **state)
 {
 	struct fx *fx = *state;
 	unsigned char all[128];
@@ -123,7 +123,7 @@ test_chat_utf8_empty_and_ascii_are_valid(void **state)
 }
 
 static void
-test_chat_utf8_multibyte_boundaries_are_valid(void **state)
+test_utf8_multibyte_boundaries_are_valid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -145,7 +145,7 @@ test_chat_utf8_multibyte_boundaries_are_valid(void **state)
 }
 
 static void
-test_chat_utf8_every_scalar_value_round_trips(void **state)
+test_utf8_every_scalar_value_round_trips(void **state)
 {
 	struct fx *fx = *state;
 	unsigned char b[4];
@@ -161,7 +161,7 @@ test_chat_utf8_every_scalar_value_round_trips(void **state)
 }
 
 static void
-test_chat_utf8_overlong_forms_are_invalid(void **state)
+test_utf8_overlong_forms_are_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -178,7 +178,7 @@ test_chat_utf8_overlong_forms_are_invalid(void **state)
 }
 
 static void
-test_chat_utf8_surrogates_are_invalid(void **state)
+test_utf8_surrogates_are_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -191,7 +191,7 @@ test_chat_utf8_surrogates_are_invalid(void **state)
 }
 
 static void
-test_chat_utf8_beyond_u10ffff_is_invalid(void **state)
+test_utf8_beyond_u10ffff_is_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -206,7 +206,7 @@ test_chat_utf8_beyond_u10ffff_is_invalid(void **state)
 }
 
 static void
-test_chat_utf8_truncated_sequences_are_invalid(void **state)
+test_utf8_truncated_sequences_are_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -226,7 +226,7 @@ test_chat_utf8_truncated_sequences_are_invalid(void **state)
 }
 
 static void
-test_chat_utf8_truncation_by_len_is_invalid(void **state)
+test_utf8_truncation_by_len_is_invalid(void **state)
 {
 	struct fx *fx = *state;
 	static const char euro[] = "x\xe2\x82\xac";
@@ -239,7 +239,7 @@ test_chat_utf8_truncation_by_len_is_invalid(void **state)
 }
 
 static void
-test_chat_utf8_stray_continuation_bytes_are_invalid(void **state)
+test_utf8_stray_continuation_bytes_are_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -259,7 +259,7 @@ test_chat_utf8_stray_continuation_bytes_are_invalid(void **state)
 }
 
 static void
-test_chat_utf8_every_lead_byte_alone_is_invalid(void **state)
+test_utf8_every_lead_byte_alone_is_invalid(void **state)
 {
 	struct fx *fx = *state;
 
@@ -272,7 +272,7 @@ test_chat_utf8_every_lead_byte_alone_is_invalid(void **state)
 }
 
 static void
-test_chat_utf8_invalid_byte_late_in_long_text_is_found(void **state)
+test_utf8_invalid_byte_late_in_long_text_is_found(void **state)
 {
 	struct fx *fx = *state;
 	size_t len = 100000;
@@ -292,17 +292,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_chat_utf8_empty_and_ascii_are_valid),
-		T(test_chat_utf8_multibyte_boundaries_are_valid),
-		T(test_chat_utf8_every_scalar_value_round_trips),
-		T(test_chat_utf8_overlong_forms_are_invalid),
-		T(test_chat_utf8_surrogates_are_invalid),
-		T(test_chat_utf8_beyond_u10ffff_is_invalid),
-		T(test_chat_utf8_truncated_sequences_are_invalid),
-		T(test_chat_utf8_truncation_by_len_is_invalid),
-		T(test_chat_utf8_stray_continuation_bytes_are_invalid),
-		T(test_chat_utf8_every_lead_byte_alone_is_invalid),
-		T(test_chat_utf8_invalid_byte_late_in_long_text_is_found),
+		T(test_utf8_empty_and_ascii_are_valid),
+		T(test_utf8_multibyte_boundaries_are_valid),
+		T(test_utf8_every_scalar_value_round_trips),
+		T(test_utf8_overlong_forms_are_invalid),
+		T(test_utf8_surrogates_are_invalid),
+		T(test_utf8_beyond_u10ffff_is_invalid),
+		T(test_utf8_truncated_sequences_are_invalid),
+		T(test_utf8_truncation_by_len_is_invalid),
+		T(test_utf8_stray_continuation_bytes_are_invalid),
+		T(test_utf8_every_lead_byte_alone_is_invalid),
+		T(test_utf8_invalid_byte_late_in_long_text_is_found),
 #undef T
 	};
 
