@@ -182,11 +182,11 @@ static size_t
 history_frame_cap(const struct session *s)
 {
 	size_t cap = s->q.max_bytes / 2;
+	size_t left = s->q.bytes < s->q.max_bytes ? s->q.max_bytes - s->q.bytes
+						  : 0;
 
 	/* A push into a non-empty queue must fit in what is left of it. */
-	if (s->q.count && s->q.max_bytes - s->q.bytes < cap)
-		cap = s->q.max_bytes > s->q.bytes ? s->q.max_bytes - s->q.bytes : 0;
-	return cap;
+	return s->q.count && left < cap ? left : cap;
 }
 
 /* Builds a history frame for room into c->out: messages after `since` when
@@ -357,6 +357,17 @@ change_nick(struct session *s, const char *nick, const char *cid)
 
 /* ---- requests ---- */
 
+/* True for a valid room name; otherwise sends bad_room and returns false. */
+static bool
+room_name_ok(struct session *s, const char *name, const char *cid)
+{
+	if (name_is_valid(name, NAME_ROOM_MAX))
+		return true;
+	send_error(s, "bad_room", "room must be 1 to 64 of A-Z a-z 0-9 _ . -",
+		   cid);
+	return false;
+}
+
 /*
  * Resolves the room a request names (or the current room). On failure an
  * error frame is sent and NULL returned.
@@ -372,11 +383,8 @@ member_room(struct session *s, const char *name, const char *cid)
 			send_error(s, "not_in_room", "join a room first", cid);
 		return r;
 	}
-	if (!name_is_valid(name, NAME_ROOM_MAX)) {
-		send_error(s, "bad_room",
-			   "room must be 1 to 64 of A-Z a-z 0-9 _ . -", cid);
+	if (!room_name_ok(s, name, cid))
 		return NULL;
-	}
 	r = find_room(s->chat, name);
 	if (!r || !session_in_room(s, r)) {
 		send_error(s, "not_in_room", "you are not in that room", cid);
@@ -536,11 +544,8 @@ handle_message(struct session *s, const struct request *req)
 static int
 handle_join(struct session *s, const struct request *req)
 {
-	if (!name_is_valid(req->room, NAME_ROOM_MAX)) {
-		send_error(s, "bad_room",
-			   "room must be 1 to 64 of A-Z a-z 0-9 _ . -", req->cid);
+	if (!room_name_ok(s, req->room, req->cid))
 		return 0;
-	}
 	if (req->nick && !change_nick(s, req->nick, req->cid))
 		return 0;
 	return join_room(s, req->room, req->has_since, (uint64_t)req->since,

@@ -36,8 +36,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    "LIMIT 1",
 	[ST_AFTER] = "SELECT id, ts, nick, text, cid FROM messages "
 		     "WHERE room = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+	/* The window is the room's newest ?4 ids, found in the same step. */
 	[ST_FIND_CID] = "SELECT id, ts, nick, text, cid FROM messages "
-			"WHERE room = ?1 AND nick = ?2 AND cid = ?3 AND id > ?4 "
+			"WHERE room = ?1 AND nick = ?2 AND cid = ?3 AND id > "
+			"(SELECT max(id) FROM messages WHERE room = ?1) - ?4 "
 			"LIMIT 1",
 	[ST_MIN_ID] = "SELECT min(id) FROM messages WHERE room = ?1",
 	[ST_TRIM] = "DELETE FROM messages WHERE room = ?1 AND id IN ("
@@ -460,17 +462,13 @@ int
 history_find_cid(struct history *h, const char *room, const char *nick,
 		 const char *cid, history_visit_fn fn, void *ud)
 {
-	uint64_t last = history_last_id(h, room);
 	sqlite3_stmt *st = stmt(h, ST_FIND_CID, room);
 	int err = 0;
 	unsigned n;
 
 	sqlite3_bind_text(st, 2, nick, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4,
-			   (sqlite3_int64)(last > HISTORY_CID_WINDOW ?
-						   last - HISTORY_CID_WINDOW :
-						   0));
+	sqlite3_bind_int64(st, 4, HISTORY_CID_WINDOW);
 	n = visit_rows(h, st, room, 1, fn, ud, &err);
 	return err ? err : n > 0;
 }
