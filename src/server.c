@@ -116,6 +116,12 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost)
 			st.done = 1;
 	}
 	lws_sul_cancel(&st.tick);
+	if (chat)
+		log_info("served %llu messages; closed %llu slow consumers, "
+			 "%llu silent sessions",
+			 (unsigned long long)chat->stats.messages,
+			 (unsigned long long)chat->stats.slow_consumers,
+			 (unsigned long long)chat->stats.ping_timeouts);
 }
 
 int
