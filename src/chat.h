@@ -35,6 +35,7 @@ struct session;
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {
 	CHAT_CLOSE_GOING_AWAY = 1001,
+	CHAT_CLOSE_PROTOCOL_ERROR = 1002,
 	CHAT_CLOSE_UNSUPPORTED = 1003,
 	CHAT_CLOSE_BAD_PAYLOAD = 1007,
 	CHAT_CLOSE_POLICY = 1008,

@@ -7,12 +7,15 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "chat.h"
 #include "keepalive.h"
 #include "log.h"
 #include "msg.h"
 #include "session.h"
+#include "upgrade.h"
+#include "ws_rules.h"
 
 struct chat_vhd {
 	struct chat chat;
@@ -111,6 +114,74 @@ close_with(struct lws *wsi, struct session *s, uint16_t code,
 	lws_close_reason(wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, strlen(reason));
 	return -1;
+}
+
+/*
+ * From now on lws alone writes to this connection (its close frame or the
+ * echo of the peer's), and nothing the peer sends is delivered: RFC 6455
+ * allows no data frame after a close frame, in either direction.
+ */
+static void
+stop_sending(struct session *s)
+{
+	s->closing = true;
+	s->close_started = true;
+	msgq_fini(&s->q);
+}
+
+/* The peer sent its close frame; lws echoes it unless this fails it. */
+static int
+on_peer_close(struct lws *wsi, struct session *s, const unsigned char *p,
+	      size_t len)
+{
+	uint16_t code = ws_rules_check_close(p, len);
+
+	stop_sending(s);
+	if (!code)
+		return 0;
+	/* lws sends this reason instead of the echo once we return -1. */
+	lws_close_reason(wsi, (enum lws_close_status)code,
+			 (unsigned char *)"invalid close frame", 19);
+	return -1;
+}
+
+/* Not EOF and not reset: the peer could still read a close frame. */
+static bool
+peer_is_there(struct lws *wsi)
+{
+	char c;
+	ssize_t n = recv(lws_get_socket_fd(wsi), &c, 1,
+			 MSG_PEEK | MSG_DONTWAIT);
+
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/*
+ * lws is closing the connection on its own: a protocol error it found (bad
+ * opcode, RSV bits, a fragmented or oversized control frame), a timeout, or
+ * the peer gone. lws 4.1.6 still calls SERVER_WRITEABLE after its close
+ * frame (ops-ws.c, "Priority 4"), so the queue goes now. For a control
+ * frame with an extended length it sends no close frame at all; a peer
+ * still connected gets 1002 then (lws keeps a reason it already set: the
+ * code is the same, only the text is ours).
+ */
+static void
+on_lws_close(struct lws *wsi, struct session *s)
+{
+	bool staged = s->closing;
+
+	if (s->close_started)
+		return; /* our close or the peer's, already handled */
+	stop_sending(s);
+	if (!peer_is_there(wsi))
+		return;
+	if (staged)
+		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+				 (unsigned char *)s->close_reason,
+				 strlen(s->close_reason));
+	else
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+				 (unsigned char *)"protocol error", 14);
 }
 
 /* Only ws://HOST/chat upgrades; other paths are not the chat endpoint. */
@@ -246,6 +317,11 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		break;
 
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* chat is the vhost's default protocol, so a connection's
+		 * first request comes here before any mount binds it. */
+		return upgrade_confirm(wsi, in);
+
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return is_chat_path(wsi) ? 0 : 1;
 
@@ -267,6 +343,16 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!s->chat)
 			return -1;
 		return on_receive(wsi, s, in, len);
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (!s->chat)
+			return 0;
+		return on_peer_close(wsi, s, in, len);
+
+	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+		if (s && s->chat)
+			on_lws_close(wsi, s);
+		break;
 
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (s->chat)

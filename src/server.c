@@ -18,6 +18,7 @@
 #include "config.h"
 #include "history.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "session.h"
 
@@ -37,6 +38,11 @@ static const struct lws_protocols protocols[] = {
 		.per_session_data_size = sizeof(struct session),
 		.rx_buffer_size = CHAT_PROTO_RX_BUFFER,
 		.tx_packet_size = CHAT_PROTO_WRITE_BOUND,
+	},
+	{
+		.name = LISTENER_PROTOCOL_NAME,
+		.callback = listener_callback,
+		.per_session_data_size = sizeof(struct listener_pss),
 	},
 	{ NULL, NULL, 0, 0, 0, NULL, 0 } /* terminator */
 };
@@ -134,8 +140,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct lws_vhost *vhost;
 	struct history *history;
 	struct chat_env env;
+	struct listener listener;
 	struct sigaction sa;
-	int port;
 
 	if (resolve_www(cfg, www, err, errlen))
 		return SERVER_EXIT_USAGE;
@@ -143,6 +149,13 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	if (!history) {
 		snprintf(err, errlen, "--db: %s", why);
 		return SERVER_EXIT_USAGE;
+	}
+	/* Bound before lws starts, so a wrong --host or a busy port is one
+	 * clear line and exit 1, and the ready line follows a real bind. */
+	if (listener_open(&listener, cfg->host, cfg->port, "http", err,
+			  errlen)) {
+		history_close(history);
+		return SERVER_EXIT_FAILURE;
 	}
 	env = (struct chat_env){ .cfg = cfg, .history = history };
 
@@ -166,8 +179,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	http_mount_init(&mount);
 	memset(&info, 0, sizeof(info));
-	info.port = (int)cfg->port;
-	info.iface = cfg->host;
+	/* A server vhost whose connections come from listener.c. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.pvo = &pvo_http;
 	info.mounts = &mount;
@@ -183,18 +196,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	log_setup(cfg->log_level);
 	context = lws_create_context(&info);
-	if (!context) {
-		snprintf(err, errlen, "cannot listen on %s:%u",
-			 cfg->host ? cfg->host : "*", cfg->port);
-		history_close(history);
-		return SERVER_EXIT_FAILURE;
-	}
-	vhost = lws_get_vhost_by_name(context, "default");
-	port = vhost ? lws_get_vhost_listen_port(vhost) : -1;
-	if (port <= 0) {
-		snprintf(err, errlen, "cannot listen on %s:%u",
-			 cfg->host ? cfg->host : "*", cfg->port);
-		lws_context_destroy(context);
+	vhost = context ? lws_get_vhost_by_name(context, "default") : NULL;
+	if (!vhost || listener_adopt(&listener, vhost)) {
+		snprintf(err, errlen, "cannot start the server (see the log)");
+		listener_close(&listener);
+		if (context)
+			lws_context_destroy(context);
 		history_close(history);
 		return SERVER_EXIT_FAILURE;
 	}
@@ -207,8 +214,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	fprintf(stderr, "listening on http://%s:%d\n",
-		cfg->host ? cfg->host : "localhost", port);
+	fprintf(stderr, "listening on %s%s%s\n", listener.url,
+		*listener.where ? " " : "", listener.where);
 	fflush(stderr);
 
 	service_until_stopped(context, vhost);

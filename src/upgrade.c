@@ -1,0 +1,118 @@
+/*
+ * Opening-handshake checks, run before lws sees the upgrade. Each refusal is
+ * a complete HTTP response, so a client learns why instead of seeing the
+ * connection drop.
+ */
+#include "upgrade.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "chat_proto.h"
+#include "log.h"
+
+#define CHAT_PATH "/chat"
+
+/*
+ * Writes the whole refusal: status, an optional extra header, a short text
+ * body. Formatted here rather than with lws_add_http_header_status(), which
+ * at this stage, before lws has looked at the request line, would say
+ * HTTP/1.0. lws closes the connection after it (its keep-alive state is not
+ * set up yet either), which the response says. Returns 1, or -1 to hang up.
+ */
+static int
+refuse(struct lws *wsi, unsigned status, const char *reason,
+       const char *extra, const char *body)
+{
+	unsigned char buf[LWS_PRE + 1024];
+	char *start = (char *)&buf[LWS_PRE];
+	int n;
+
+	n = snprintf(start, sizeof(buf) - LWS_PRE,
+		     "HTTP/1.1 %u %s\r\n"
+		     "content-type: text/plain\r\n"
+		     "x-content-type-options: nosniff\r\n"
+		     "%s"
+		     "content-length: %zu\r\n"
+		     "connection: close\r\n"
+		     "\r\n%s",
+		     status, reason, extra, strlen(body), body);
+	if (n < 0 || (size_t)n >= sizeof(buf) - LWS_PRE)
+		return -1;
+	if (lws_write(wsi, (unsigned char *)start, (size_t)n,
+		      LWS_WRITE_HTTP_HEADERS) < 0)
+		return -1;
+	log_debug("websocket upgrade refused: %u %s", status, reason);
+	return 1;
+}
+
+/* 24 base64 characters ending in "==": exactly 16 bytes once decoded. */
+static bool
+key_is_valid(const char *key)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789+/";
+
+	if (strlen(key) != 24 || strcmp(key + 22, "=="))
+		return false;
+	return strspn(key, alphabet) == 22;
+}
+
+/*
+ * lws binds the first name in Sec-WebSocket-Protocol that one of the
+ * vhost's protocols has, the static-file and listener protocols included,
+ * so the first such name must be "chat". No header means the default,
+ * which is chat.
+ */
+static bool
+subprotocol_is_chat(struct lws *wsi)
+{
+	char list[256], *save = NULL, *tok;
+	int n = lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL);
+
+	if (n < 0)
+		return false; /* longer than any list a chat client sends */
+	if (n == 0)
+		return true;
+	for (tok = strtok_r(list, ", \t", &save); tok;
+	     tok = strtok_r(NULL, ", \t", &save))
+		if (lws_vhost_name_to_protocol(lws_get_vhost(wsi), tok))
+			return !strcmp(tok, CHAT_PROTOCOL_NAME);
+	return false;
+}
+
+int
+upgrade_confirm(struct lws *wsi, const char *upgrade)
+{
+	char uri[64], version[8], key[64];
+	char *uri_ptr = NULL;
+	int uri_len = 0;
+
+	if (!upgrade || strcasecmp(upgrade, "websocket"))
+		return 0; /* lws answers other upgrades itself */
+	if (lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len) !=
+	    LWSHUMETH_GET)
+		return refuse(wsi, 405, "Method Not Allowed",
+			      "allow: GET\r\n", "a WebSocket upgrade is a GET\n");
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, CHAT_PATH))
+		return refuse(wsi, 404, "Not Found", "",
+			      "the chat endpoint is " CHAT_PATH "\n");
+	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <=
+		    0 ||
+	    strcmp(version, "13"))
+		return refuse(wsi, 426, "Upgrade Required",
+			      "sec-websocket-version: 13\r\n",
+			      "only WebSocket version 13 is supported\n");
+	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 ||
+	    !key_is_valid(key))
+		return refuse(wsi, 400, "Bad Request", "",
+			      "missing or invalid Sec-WebSocket-Key\n");
+	if (!subprotocol_is_chat(wsi))
+		return refuse(wsi, 400, "Bad Request", "",
+			      "the only subprotocol is \"chat\"\n");
+	return 0;
+}

@@ -1,0 +1,20 @@
+/*
+ * upgrade: the checks a WebSocket opening handshake must pass before lws
+ * answers it with 101 (RFC 6455 section 4.2.1), with the HTTP error each
+ * failure gets. lws 4.1.6 drops a request without Sec-WebSocket-Key with no
+ * answer, accepts any Sec-WebSocket-Version, and binds a subprotocol name
+ * to whichever of the vhost's protocols has it, the static files included.
+ */
+#ifndef CHAT_UPGRADE_H
+#define CHAT_UPGRADE_H
+
+#include <libwebsockets.h>
+
+/*
+ * For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is its `in`): returns 0
+ * when the upgrade may go on, 1 when an error response was written (lws
+ * then completes the transaction), -1 to hang up.
+ */
+int upgrade_confirm(struct lws *wsi, const char *upgrade);
+
+#endif
