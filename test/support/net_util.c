@@ -1,7 +1,8 @@
 /*
- * Small helpers of the test client: loopback TCP connect with a deadline,
- * the monotonic clock, UTF-8 validation, and the SHA-1 and base64 that the
- * WebSocket handshake needs (RFC 6455 4.2.2). Pure but for the socket.
+ * Small helpers of the test client: TCP connect with a deadline (loopback,
+ * or any address literal), the monotonic clock, UTF-8 validation, and the
+ * SHA-1 and base64 that the WebSocket handshake needs (RFC 6455 4.2.2).
+ * Pure but for the socket.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -203,6 +204,71 @@ tcp_connect_loopback(int port, int rcvbuf, int timeout_ms)
 	return fd;
 fail:
 	close(fd);
+	return -1;
+}
+
+int
+tcp_connect_addr(const char *ip, int port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	struct timeval tv = {.tv_sec = CONNECT_SEND_TIMEOUT_S};
+	struct pollfd pfd;
+	socklen_t salen, elen = sizeof(int);
+	int fd, one = 1, err = 0, flags, n;
+
+	memset(&ss, 0, sizeof(ss));
+	if (port <= 0 || port > 65535) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		salen = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		salen = sizeof(*a6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)&ss, salen) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do {
+			n = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 5000);
+		} while (n < 0 && errno == EINTR);
+		if (n == 0)
+			errno = ETIMEDOUT;
+		if (n != 1)
+			goto fail;
+		/* The callers tell "refused" from other failures, so the
+		 * connect's own error must reach errno. */
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			goto fail;
+		if (err) {
+			errno = err;
+			goto fail;
+		}
+	}
+	fcntl(fd, F_SETFL, flags);
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
 	return -1;
 }
 

@@ -1,6 +1,7 @@
 /*
- * Small helpers shared by the test client and fixtures: loopback TCP
- * connect, the monotonic clock, UTF-8 validation, SHA-1 and base64.
+ * Small helpers shared by the test client and fixtures: TCP connect (to
+ * loopback or to any address literal), the monotonic clock, UTF-8
+ * validation, SHA-1 and base64.
  */
 #ifndef CHAT_TEST_NET_UTIL_H
 #define CHAT_TEST_NET_UTIL_H
@@ -13,6 +14,12 @@
  * socket is blocking, close-on-exec, TCP_NODELAY, with a 10 s send timeout.
  * Returns the fd, or -1 with errno set. */
 int tcp_connect_loopback(int port, int rcvbuf, int timeout_ms);
+
+/* Connects to ip:port, ip an IPv4 or IPv6 literal ("127.0.0.2", "::1"),
+ * within timeout_ms; the socket is set up as by tcp_connect_loopback.
+ * Returns the fd, or -1 with errno set: ECONNREFUSED when nothing listens
+ * there, ETIMEDOUT at the deadline, EINVAL for an ip that is no literal. */
+int tcp_connect_addr(const char *ip, int port, int timeout_ms);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long monotonic_ms(void);
