@@ -83,9 +83,13 @@ if [ -x build/chatd ]; then
 	CHATD_INFO="$CHATD_INFO, build/chatd of $(date -r build/chatd '+%F %T')"
 fi
 chatd_extra=""
-# Rate limiting comes later; once chatd has --rate, switch it off.
-if [ -n "$CHATD" ] && "$CHATD" --help 2>&1 | grep -q -- '--rate'; then
-	chatd_extra="--rate 0"
+# The load generator is one client address opening 10,000 connections and
+# flooding at full speed: switch off the limits built for real clients.
+if [ -n "$CHATD" ] && "$CHATD" --help 2>&1 | grep -q -- '--max-connections '; then
+	chatd_extra="--max-connections 0 --max-connections-per-ip 0"
+fi
+if [ -n "$CHATD" ] && "$CHATD" --help 2>&1 | grep -q -- '--rate '; then
+	chatd_extra="$chatd_extra --rate 0"
 fi
 
 # Why a peer cannot run, or nothing if it can.

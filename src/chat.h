@@ -62,6 +62,7 @@ struct chat_stats {
 	uint64_t messages;      /* chat messages broadcast */
 	uint64_t slow_consumers; /* sessions closed with 1008 */
 	uint64_t ping_timeouts;  /* sessions closed for silence */
+	uint64_t refused_busy;   /* handshakes over the connection limits */
 };
 
 struct chat {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "chat.h"
+#include "conn_limits.h"
 #include "keepalive.h"
 #include "log.h"
 #include "msg.h"
@@ -19,6 +20,7 @@
 
 struct chat_vhd {
 	struct chat chat;
+	struct conn_limits limits;
 	struct lws_context *context;
 	lws_sorted_usec_list_t flush_timer;
 	lws_usec_t last_flush;  /* when flush_due last ran */
@@ -277,6 +279,65 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 	return 0;
 }
 
+/* The address wsi's session is counted under. */
+static void
+peer_addr(struct lws *wsi, char *out, size_t outlen)
+{
+	char peer[CONN_LIMITS_ADDR_MAX] = "";
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	conn_limits_addr_key(peer, out, outlen);
+}
+
+static int
+on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
+{
+	char addr[sizeof(s->addr)];
+
+	if (!vhd)
+		return -1;
+	peer_addr(wsi, addr, sizeof(addr));
+	if (conn_limits_add(&vhd->limits, addr))
+		return -1;
+	if (chat_connect(&vhd->chat, s, wsi)) {
+		conn_limits_remove(&vhd->limits, addr);
+		return -1;
+	}
+	memcpy(s->addr, addr, sizeof(addr));
+	return 0;
+}
+
+static void
+on_closed(struct chat_vhd *vhd, struct session *s)
+{
+	if (vhd && s->addr[0])
+		conn_limits_remove(&vhd->limits, s->addr);
+	s->addr[0] = '\0';
+	chat_disconnect(s);
+}
+
+int
+chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	const struct lws_protocols *p =
+		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
+	struct chat_vhd *vhd = p ? lws_protocol_vh_priv_get(vh, p) : NULL;
+	char addr[CONN_LIMITS_ADDR_MAX];
+	int rc = upgrade_confirm(wsi, upgrade);
+
+	if (rc || !vhd)
+		return rc;
+	peer_addr(wsi, addr, sizeof(addr));
+	if (conn_limits_admit(&vhd->limits, addr))
+		return 0;
+	vhd->chat.stats.refused_busy++;
+	log_debug("%s: over the connection limits, 503", addr);
+	return upgrade_refuse(wsi, 503, "Service Unavailable",
+			      "retry-after: 5\r\n",
+			      "too many connections, try again later\n");
+}
+
 int
 chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
@@ -302,6 +363,8 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			return -1;
 		vhd->context = lws_get_context(wsi);
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
+		conn_limits_init(&vhd->limits, env->cfg->max_connections,
+				 env->cfg->max_connections_per_ip);
 		if (env->cfg->ping_interval)
 			lws_sul_schedule(vhd->context, 0, &vhd->tick_timer,
 					 tick_due,
@@ -314,24 +377,23 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			lws_sul_cancel(&vhd->flush_timer);
 			lws_sul_cancel(&vhd->tick_timer);
 			chat_fini(&vhd->chat);
+			conn_limits_fini(&vhd->limits);
 		}
 		break;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* chat is the vhost's default protocol, so a connection's
 		 * first request comes here before any mount binds it. */
-		return upgrade_confirm(wsi, in);
+		return chat_proto_confirm_upgrade(wsi, in);
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return is_chat_path(wsi) ? 0 : 1;
 
 	case LWS_CALLBACK_ESTABLISHED:
-		if (!vhd || chat_connect(&vhd->chat, s, wsi))
-			return -1;
-		break;
+		return on_established(wsi, vhd, s);
 
 	case LWS_CALLBACK_CLOSED:
-		chat_disconnect(s);
+		on_closed(vhd, s);
 		break;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:

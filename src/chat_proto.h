@@ -36,6 +36,13 @@ struct chat_env {
 int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len);
 
+/*
+ * For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, whichever protocol lws asks: the
+ * handshake checks of upgrade.c, then the connection limits (503 when
+ * over). Returns as upgrade_confirm() does.
+ */
+int chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade);
+
 /* The chat state of vhost vh, or NULL when the protocol failed to init. */
 struct chat *chat_proto_chat(struct lws_vhost *vh,
 			     const struct lws_protocols *proto);

@@ -48,6 +48,12 @@ static const struct option_spec options[] = {
 	{ "--ping-interval", "CHAT_PING_INTERVAL", OPT_UINT,
 	  FIELD(ping_interval), 0, 3600,
 	  "seconds of silence before a ping; 0: none (default 30)" },
+	{ "--max-connections", "CHAT_MAX_CONNECTIONS", OPT_UINT,
+	  FIELD(max_connections), 0, 1000000,
+	  "chat sessions at once, over it 503; 0: no limit (default 10000)" },
+	{ "--max-connections-per-ip", "CHAT_MAX_CONNECTIONS_PER_IP", OPT_UINT,
+	  FIELD(max_connections_per_ip), 0, 1000000,
+	  "chat sessions per client address; 0: no limit (default 256)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
 };
@@ -68,6 +74,8 @@ set_defaults(struct config *cfg)
 		.db = CONFIG_DEFAULT_DB,
 		.history_max = CONFIG_DEFAULT_HISTORY_MAX,
 		.ping_interval = CONFIG_DEFAULT_PING_INTERVAL,
+		.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS,
+		.max_connections_per_ip = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP,
 		.log_level = LOG_LEVEL_INFO,
 	};
 }

@@ -17,6 +17,8 @@
 #define CONFIG_DEFAULT_DB "chat.db"
 #define CONFIG_DEFAULT_HISTORY_MAX 100000
 #define CONFIG_DEFAULT_PING_INTERVAL 30
+#define CONFIG_DEFAULT_MAX_CONNECTIONS 10000
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP 256
 
 struct config {
 	const char *host; /* NULL: every interface */
@@ -29,6 +31,8 @@ struct config {
 	const char *db;     /* SQLite file, or ":memory:" */
 	size_t history_max; /* messages kept per room */
 	unsigned ping_interval; /* seconds; 0: no keepalive pings */
+	unsigned max_connections;        /* chat sessions in all; 0: no limit */
+	unsigned max_connections_per_ip; /* per client address; 0: no limit */
 	enum log_level log_level;
 };
 

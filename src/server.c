@@ -26,6 +26,9 @@
 #define SHUTDOWN_GRACE_US (3 * LWS_US_PER_SEC)
 #define SHUTDOWN_TICK_US (50 * LWS_US_PER_MS)
 
+#define HEADER_POOL 1024
+#define HEADER_IDLE_SECS 5
+
 static const struct lws_protocols protocols[] = {
 	{
 		.name = HTTP_PROTOCOL_NAME,
@@ -124,10 +127,12 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost)
 	lws_sul_cancel(&st.tick);
 	if (chat)
 		log_info("served %llu messages; closed %llu slow consumers, "
-			 "%llu silent sessions",
+			 "%llu silent sessions; refused %llu handshakes over "
+			 "the connection limits",
 			 (unsigned long long)chat->stats.messages,
 			 (unsigned long long)chat->stats.slow_consumers,
-			 (unsigned long long)chat->stats.ping_timeouts);
+			 (unsigned long long)chat->stats.ping_timeouts,
+			 (unsigned long long)chat->stats.refused_busy);
 }
 
 int
@@ -188,10 +193,13 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	info.pt_serv_buf_size = CHAT_PROTO_READ_BUFFER;
 	/* chat_proto pings idle sessions itself (see tick_due there). */
 	info.retry_and_idle_policy = &no_validity_timers;
-	/* Header tables (about 5 KiB each) are needed only during handshakes;
-	 * capping them keeps a burst of connects from leaving the heap full
-	 * of freed tables. Handshakes beyond the cap wait their turn. */
-	info.max_http_header_pool = 256;
+	/* Header tables (about 5 KiB each) are held only while a request
+	 * is read and answered, and freed when nobody waits for one. The
+	 * pool is large enough that a few hundred silent sockets cannot take
+	 * them all, and a connection that has not sent a whole request
+	 * within HEADER_IDLE_SECS is dropped (lws's default is 10 s). */
+	info.max_http_header_pool = HEADER_POOL;
+	info.timeout_secs_ah_idle = HEADER_IDLE_SECS;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 
 	log_setup(cfg->log_level);

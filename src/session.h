@@ -41,6 +41,9 @@ struct session {
 	uint16_t close_code;
 	const char *close_reason; /* static string */
 	char nick[NAME_NICK_MAX + 1];
+	/* The client's address as connection limits count it ("" when not
+	 * counted); set by the transport. */
+	char addr[64];
 };
 
 /*

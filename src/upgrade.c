@@ -16,15 +16,14 @@
 #define CHAT_PATH "/chat"
 
 /*
- * Writes the whole refusal: status, an optional extra header, a short text
- * body. Formatted here rather than with lws_add_http_header_status(), which
+ * Formatted here rather than with lws_add_http_header_status(), which
  * at this stage, before lws has looked at the request line, would say
  * HTTP/1.0. lws closes the connection after it (its keep-alive state is not
  * set up yet either), which the response says. Returns 1, or -1 to hang up.
  */
-static int
-refuse(struct lws *wsi, unsigned status, const char *reason,
-       const char *extra, const char *body)
+int
+upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
+	       const char *extra, const char *body)
 {
 	unsigned char buf[LWS_PRE + 1024];
 	char *start = (char *)&buf[LWS_PRE];
@@ -95,24 +94,27 @@ upgrade_confirm(struct lws *wsi, const char *upgrade)
 		return 0; /* lws answers other upgrades itself */
 	if (lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len) !=
 	    LWSHUMETH_GET)
-		return refuse(wsi, 405, "Method Not Allowed",
-			      "allow: GET\r\n", "a WebSocket upgrade is a GET\n");
+		return upgrade_refuse(wsi, 405, "Method Not Allowed",
+				      "allow: GET\r\n",
+				      "a WebSocket upgrade is a GET\n");
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(uri, CHAT_PATH))
-		return refuse(wsi, 404, "Not Found", "",
-			      "the chat endpoint is " CHAT_PATH "\n");
+		return upgrade_refuse(wsi, 404, "Not Found", "",
+				      "the chat endpoint is " CHAT_PATH "\n");
 	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <=
 		    0 ||
 	    strcmp(version, "13"))
-		return refuse(wsi, 426, "Upgrade Required",
-			      "sec-websocket-version: 13\r\n",
-			      "only WebSocket version 13 is supported\n");
+		return upgrade_refuse(wsi, 426, "Upgrade Required",
+				      "sec-websocket-version: 13\r\n",
+				      "only WebSocket version 13 is "
+				      "supported\n");
 	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 ||
 	    !key_is_valid(key))
-		return refuse(wsi, 400, "Bad Request", "",
-			      "missing or invalid Sec-WebSocket-Key\n");
+		return upgrade_refuse(wsi, 400, "Bad Request", "",
+				      "missing or invalid "
+				      "Sec-WebSocket-Key\n");
 	if (!subprotocol_is_chat(wsi))
-		return refuse(wsi, 400, "Bad Request", "",
-			      "the only subprotocol is \"chat\"\n");
+		return upgrade_refuse(wsi, 400, "Bad Request", "",
+				      "the only subprotocol is \"chat\"\n");
 	return 0;
 }

@@ -17,4 +17,12 @@
  */
 int upgrade_confirm(struct lws *wsi, const char *upgrade);
 
+/*
+ * Answers the upgrade with status (and its reason phrase), extra header
+ * lines (each ending "\r\n", or ""), and a short text body; lws then closes
+ * the connection. Returns 1, or -1 when even that failed (hang up).
+ */
+int upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
+		   const char *extra, const char *body);
+
 #endif
