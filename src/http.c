@@ -1,19 +1,40 @@
 /*
- * Static files and /healthz. Request paths are checked segment by segment
- * (no "..", no hidden files) and the resolved file must still lie under the
- * document root, so no spelling of a path escapes www/.
+ * Static files and /healthz, for GET and HEAD; any other method gets 405.
+ * Request paths are checked segment by segment (no "..", no hidden files)
+ * and the resolved file must still lie under the document root, so no
+ * spelling of a path escapes www/. Files carry ETag and Last-Modified and
+ * answer conditional requests with 304.
  */
 #include "http.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#define HTTP_ALLOW "GET, HEAD"
+#define HTTP_TEXT "text/plain; charset=utf-8"
+/*
+ * Every file is revalidated on every load: the client's modules are not
+ * fingerprinted (js/app.js imports ./chat.js by name), so a cached module
+ * could outlive a deploy and run against a newer index.html. A revalidation
+ * costs one round trip and a 304 without a body.
+ */
+#define HTTP_FILE_CACHE "no-cache"
 
 struct http_vhd {
 	const char *root; /* resolved document root, from the "www" pvo */
 	size_t root_len;
+};
+
+/* What a served file is known by: both validators, as sent. */
+struct validators {
+	char etag[64];
+	/* 29 used; the rest keeps -Wformat-truncation quiet. */
+	char last_modified[80];
 };
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
@@ -52,12 +73,15 @@ path_is_clean(const char *uri)
 	return *p == '\0';
 }
 
-/* Resolves uri under the root into out; 0 when it names a served file. */
+/*
+ * Resolves uri under the root into out (and its stat into st); 0 when it
+ * names a served file.
+ */
 static int
-resolve(const struct http_vhd *vhd, const char *uri, char *out)
+resolve(const struct http_vhd *vhd, const char *uri, char *out,
+	struct stat *st)
 {
 	char joined[PATH_MAX];
-	struct stat st;
 	size_t n = strlen(uri);
 	int len;
 
@@ -67,69 +91,328 @@ resolve(const struct http_vhd *vhd, const char *uri, char *out)
 		       uri[n - 1] == '/' ? "index.html" : "");
 	if (len < 0 || (size_t)len >= sizeof(joined))
 		return -1;
-	if (!realpath(joined, out) || stat(out, &st))
+	if (!realpath(joined, out) || stat(out, st))
 		return -1;
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st->st_mode)) {
 		/* "/dir" shows "/dir/index.html", as "/" does; resolved
 		 * again, since that index.html may itself be a symlink. */
 		if (strlen(out) + sizeof("/index.html") > PATH_MAX)
 			return -1;
 		strcpy(joined, out);
 		strcat(joined, "/index.html");
-		if (!realpath(joined, out) || stat(out, &st))
+		if (!realpath(joined, out) || stat(out, st))
 			return -1;
 	}
 	/* A symlink inside www/ may point anywhere: check where it landed. */
-	if (!S_ISREG(st.st_mode) || strncmp(out, vhd->root, vhd->root_len) ||
+	if (!S_ISREG(st->st_mode) || strncmp(out, vhd->root, vhd->root_len) ||
 	    out[vhd->root_len] != '/')
 		return -1;
 	return 0;
 }
 
 static int
-send_healthz_headers(struct lws *wsi, struct http_pss *pss)
+add_header(struct lws *wsi, enum lws_token_indexes token, const char *value,
+	   unsigned char **p, unsigned char *end)
 {
-	/* Room for the security headers lws adds to every response. */
-	unsigned char buf[LWS_PRE + 2048];
-	unsigned char *start = &buf[LWS_PRE], *p = start;
-	unsigned char *end = &buf[sizeof(buf) - 1];
-
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json",
-					sizeof(healthz_body) - 1, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	pss->healthz_pending = 1;
-	lws_callback_on_writable(wsi);
-	return 0;
+	return lws_add_http_header_by_token(wsi, token,
+					    (const unsigned char *)value,
+					    (int)strlen(value), p, end);
 }
 
+/*
+ * Every response but a GET of a file is written whole, in one lws_write,
+ * from a buffer of its own and right from LWS_CALLBACK_HTTP. A body left
+ * for HTTP_WRITEABLE may never go out: lws does not ask for that callback
+ * while the request's own body, or a request pipelined behind it, waits to
+ * be read. And lws's own builders (lws_return_http_status, the headers of
+ * lws_serve_http_file) use the per-thread buffer that still holds those
+ * unread bytes, so a pipelined request would be overwritten.
+ */
+#define HTTP_HEAD_ROOM 2048 /* ours plus the security headers lws adds */
+
 static int
-send_status(struct lws *wsi, unsigned code)
+finish(struct lws *wsi, unsigned char *start, unsigned char *p)
 {
-	if (lws_return_http_status(wsi, code, NULL))
+	if (lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
+		      LWS_WRITE_HTTP_FINAL) < 0)
 		return -1;
+	/* With a request body still unread, lws first discards it. */
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* A small response; HEAD gets its headers alone. allow: an Allow value. */
 static int
-on_http(struct lws *wsi, const struct http_vhd *vhd, struct http_pss *pss)
+compose(struct lws *wsi, bool head, unsigned code, const char *allow,
+	const char *type, const char *body, unsigned char **p,
+	unsigned char *end)
 {
-	char uri[1024], path[PATH_MAX];
-	const char *mime;
+	size_t len = strlen(body);
+
+	if (lws_add_http_common_headers(wsi, code, type, len, p, end) ||
+	    add_header(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, "no-store", p,
+		       end) ||
+	    (allow && add_header(wsi, WSI_TOKEN_HTTP_ALLOW, allow, p, end)) ||
+	    lws_finalize_http_header(wsi, p, end))
+		return -1;
+	if (head)
+		return 0;
+	if ((size_t)(end - *p) < len)
+		return -1;
+	memcpy(*p, body, len);
+	*p += len;
+	return 0;
+}
+
+static int
+send_whole(struct lws *wsi, bool head, unsigned code, const char *allow,
+	   const char *type, const char *body)
+{
+	unsigned char buf[LWS_PRE + HTTP_HEAD_ROOM];
+	unsigned char *start = &buf[LWS_PRE], *p = start;
+
+	if (compose(wsi, head, code, allow, type, body, &p,
+		    &buf[sizeof(buf) - 1]))
+		return -1;
+	return finish(wsi, start, p);
+}
+
+static int
+send_error(struct lws *wsi, bool head, unsigned code)
+{
+	switch (code) {
+	case HTTP_STATUS_NOT_FOUND:
+		return send_whole(wsi, head, code, NULL, HTTP_TEXT,
+				  "Not Found\n");
+	case HTTP_STATUS_METHOD_NOT_ALLOWED:
+		return send_whole(wsi, head, code, HTTP_ALLOW, HTTP_TEXT,
+				  "Method Not Allowed\n");
+	default:
+		return send_whole(wsi, head, code, NULL, HTTP_TEXT,
+				  "Bad Request\n");
+	}
+}
+
+/* IMF-fixdate, as RFC 9110 asks; by hand, since strftime follows locale. */
+static void
+http_date(time_t t, char *out, size_t outlen)
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed",
+					 "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
+					    "May", "Jun", "Jul", "Aug",
+					    "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm)) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_mday = 1;
+		tm.tm_year = 70;
+		tm.tm_wday = 4;
+	}
+	snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Any of the three HTTP-date forms (RFC 9110 5.6.7); -1 when none fits. */
+static time_t
+http_date_parse(const char *s)
+{
+	static const char *const forms[] = {
+		"%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+		"%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
+		"%a %b %e %H:%M:%S %Y",      /* asctime */
+	};
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct tm tm;
+		const char *rest;
+
+		memset(&tm, 0, sizeof(tm));
+		rest = strptime(s, forms[i], &tm);
+		if (rest && !*rest)
+			return timegm(&tm);
+	}
+	return -1;
+}
+
+/*
+ * The ETag changes with the size or the nanosecond mtime, as nginx's does;
+ * a strong tag, since the bytes are sent as stored.
+ */
+static void
+validators_init(struct validators *v, const struct stat *st)
+{
+	unsigned long long ns = (unsigned long long)st->st_mtim.tv_sec *
+					1000000000ull +
+				(unsigned long long)st->st_mtim.tv_nsec;
+
+	snprintf(v->etag, sizeof(v->etag), "\"%llx-%llx\"",
+		 (unsigned long long)st->st_size, ns);
+	http_date(st->st_mtim.tv_sec, v->last_modified,
+		  sizeof(v->last_modified));
+}
+
+/* If-None-Match: "*" or a list of tags, compared weakly (RFC 9110 13.1.2). */
+static bool
+etag_listed(const char *list, const char *etag)
+{
+	size_t n = strlen(etag);
+	const char *p = list;
+
+	while (*p) {
+		size_t len;
+
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return true;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		len = strcspn(p, ",");
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == n && !memcmp(p, etag, n))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+static bool
+not_modified(struct lws *wsi, const struct validators *v,
+	     const struct stat *st)
+{
+	char h[512];
+	time_t since;
+
+	/* If-None-Match wins: If-Modified-Since is then ignored. */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH))
+		return lws_hdr_copy(wsi, h, sizeof(h),
+				    WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
+		       etag_listed(h, v->etag);
+	if (lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_IF_MODIFIED_SINCE) <=
+	    0)
+		return false;
+	since = http_date_parse(h);
+	/* A date from the future is not one this server handed out. */
+	if (since < 0 || since > time(NULL))
+		return false;
+	return st->st_mtim.tv_sec <= since;
+}
+
+/* The validators and the cache policy, as a 200 or a 304 carries them. */
+static int
+add_cache_headers(struct lws *wsi, const struct validators *v,
+		  unsigned char **p, unsigned char *end)
+{
+	return add_header(wsi, WSI_TOKEN_HTTP_ETAG, v->etag, p, end) ||
+	       add_header(wsi, WSI_TOKEN_HTTP_LAST_MODIFIED, v->last_modified,
+			  p, end) ||
+	       add_header(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, HTTP_FILE_CACHE,
+			  p, end);
+}
+
+/*
+ * The headers of a file alone: a 304, or the 200 a HEAD gets. They match
+ * what lws_serve_http_file sends for the GET (with Accept-Ranges and gzip
+ * both off in Debian's lws 4.1.6).
+ */
+static int
+send_file_headers(struct lws *wsi, unsigned code, const char *mime,
+		  const struct stat *st, const struct validators *v)
+{
+	unsigned char buf[LWS_PRE + HTTP_HEAD_ROOM];
+	unsigned char *start = &buf[LWS_PRE], *p = start;
+	unsigned char *end = &buf[sizeof(buf) - 1];
 	int n;
 
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
-		return send_status(wsi, HTTP_STATUS_BAD_REQUEST);
-	if (!strcmp(uri, "/healthz"))
-		return send_healthz_headers(wsi, pss);
-	if (!vhd || resolve(vhd, uri, path))
-		return send_status(wsi, HTTP_STATUS_NOT_FOUND);
-	mime = lws_get_mimetype(path, NULL);
-	n = lws_serve_http_file(wsi, path, mime ? mime : "application/octet-stream",
-				NULL, 0);
+	/* A 304 has no Content-Length: it would have to be the 200's. */
+	if (code == HTTP_STATUS_NOT_MODIFIED)
+		n = lws_add_http_header_status(wsi, code, &p, end);
+	else
+		n = lws_add_http_common_headers(wsi, code, mime,
+						(lws_filepos_t)st->st_size, &p,
+						end);
+	if (n || add_cache_headers(wsi, v, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	return finish(wsi, start, p);
+}
+
+static int
+serve_file(struct lws *wsi, bool head, const char *path,
+	   const struct stat *st)
+{
+	unsigned char hdrs[256];
+	unsigned char *p = hdrs, *end = &hdrs[sizeof(hdrs) - 1];
+	const char *mime = lws_get_mimetype(path, NULL);
+	struct validators v;
+	int n;
+
+	if (!mime)
+		mime = "application/octet-stream";
+	validators_init(&v, st);
+	if (not_modified(wsi, &v, st))
+		return send_file_headers(wsi, HTTP_STATUS_NOT_MODIFIED, mime,
+					 st, &v);
+	if (head)
+		return send_file_headers(wsi, HTTP_STATUS_OK, mime, st, &v);
+	/* lws adds the status, Content-Type and Content-Length, and leaves
+	 * out its own "no-store" once other_headers hold a cache-control. */
+	if (add_cache_headers(wsi, &v, &p, end))
+		return -1;
+	n = lws_serve_http_file(wsi, path, mime, (const char *)hdrs,
+				lws_ptr_diff(p, hdrs));
 	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
 	return 0;
+}
+
+static int
+on_http(struct lws *wsi, const struct http_vhd *vhd)
+{
+	enum lws_token_indexes method = WSI_TOKEN_GET_URI;
+	char uri[1024], path[PATH_MAX];
+	struct stat st;
+	bool head;
+
+	/*
+	 * lws keeps the path under the method's token, and lets only one
+	 * method through; those it does not know (TRACE, made-up ones) get
+	 * its 403 before any callback, and CONNECT goes to on_connect.
+	 */
+	head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+	if (head)
+		method = WSI_TOKEN_HEAD_URI;
+	else if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+		return send_error(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED);
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), method) <= 0)
+		return send_error(wsi, head, HTTP_STATUS_BAD_REQUEST);
+	if (!strcmp(uri, "/healthz"))
+		return send_whole(wsi, head, HTTP_STATUS_OK, NULL,
+				  "application/json", healthz_body);
+	if (!vhd || resolve(vhd, uri, path, &st))
+		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
+	return serve_file(wsi, head, path, &st);
+}
+
+/*
+ * lws 4.1.6 turns a CONNECT into a raw socket on the vhost's first
+ * protocol, this one, and would then hold it open for good: answer it like
+ * any other method, then close (lws sends what is buffered first).
+ */
+static int
+on_connect(struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + HTTP_HEAD_ROOM];
+	unsigned char *start = &buf[LWS_PRE], *p = start;
+
+	if (!compose(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED, HTTP_ALLOW,
+		     HTTP_TEXT, "Method Not Allowed\n", &p,
+		     &buf[sizeof(buf) - 1]))
+		lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
+			  LWS_WRITE_RAW);
+	return -1;
 }
 
 int
@@ -140,7 +423,6 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct http_vhd *vhd =
 		vh ? lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)) : NULL;
 	const struct lws_protocol_vhost_options *pvo;
-	unsigned char buf[LWS_PRE + sizeof(healthz_body)];
 
 	switch (reason) {
 	case LWS_CALLBACK_PROTOCOL_INIT:
@@ -156,19 +438,10 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, vhd, user);
+		return on_http(wsi, vhd);
 
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		/* lws may ask on its own (after draining a partial write):
-		 * only a pending /healthz has a body to send, in one piece. */
-		if (!user || !((struct http_pss *)user)->healthz_pending)
-			break;
-		((struct http_pss *)user)->healthz_pending = 0;
-		memcpy(&buf[LWS_PRE], healthz_body, sizeof(healthz_body) - 1);
-		if (lws_write(wsi, &buf[LWS_PRE], sizeof(healthz_body) - 1,
-			      LWS_WRITE_HTTP_FINAL) < 0)
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_RAW_RX:
+		return on_connect(wsi);
 
 	default:
 		break;

@@ -1,7 +1,8 @@
 /*
  * HTTP side of the vhost: static files from the www/ directory and
  * /healthz, both answered from one callback mount so that a missing file
- * gets a real 404 (lws 4.1's file mount leaves such requests hanging).
+ * gets a real 404 (lws 4.1's file mount leaves such requests hanging), HEAD
+ * is answered like GET and other methods get 405.
  */
 #ifndef CHAT_HTTP_H
 #define CHAT_HTTP_H
@@ -20,10 +21,13 @@ void http_mount_init(struct lws_http_mount *mount);
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		  void *user, void *in, size_t len);
 
-/* Per-connection state of the "http" protocol: whether a /healthz body is
- * owed, so a writable callback lws asks for itself writes nothing. */
+/*
+ * Per-connection state of the "http" protocol (server.c sizes the pss from
+ * it). Nothing yet: every response is written whole, or handed to
+ * lws_serve_http_file, from LWS_CALLBACK_HTTP.
+ */
 struct http_pss {
-	int healthz_pending;
+	char unused;
 };
 
 #endif

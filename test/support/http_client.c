@@ -1,6 +1,6 @@
 /*
- * Tiny blocking HTTP/1.1 GET (see http_client.h). One connection per
- * request, "Connection: close", bounded by a deadline.
+ * Tiny blocking HTTP/1.1 client (see http_client.h). One connection per
+ * request or pipeline, bounded by a deadline.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -26,6 +26,7 @@
 
 struct rbuf {
 	char *p;
+	size_t off; /* start of what no response has taken yet */
 	size_t len, cap;
 	bool eof;
 };
@@ -76,9 +77,18 @@ http_header(const struct http_response *r, const char *name, char *out,
 	return r->head && net_header_value(r->head, name, out, outlen);
 }
 
-/* Decodes a complete chunked body in place; -1 when incomplete/malformed. */
+static size_t
+unread(const struct rbuf *b)
+{
+	return b->len - b->off;
+}
+
+/*
+ * Decodes a complete chunked body into out; *used gets the bytes it took,
+ * trailers and the final CRLF included. -1 when incomplete or malformed.
+ */
 static long
-dechunk(const char *in, size_t len, char *out)
+dechunk(const char *in, size_t len, char *out, size_t *used)
 {
 	size_t i = 0, o = 0;
 
@@ -94,126 +104,252 @@ dechunk(const char *in, size_t len, char *out)
 			return -1;
 		i = (size_t)(crlf - in) + 2;
 		if (sz == 0)
-			return (long)o; /* trailers ignored */
+			break;
 		if (len - i < sz + 2)
 			return -1;
 		memmove(out + o, in + i, sz);
 		o += sz;
 		i += sz + 2;
 	}
+	for (;;) { /* trailer lines, up to an empty one */
+		const char *crlf = memmem(in + i, len - i, "\r\n", 2);
+
+		if (!crlf)
+			return -1;
+		if (crlf == in + i) {
+			*used = i + 2;
+			return (long)o;
+		}
+		i = (size_t)(crlf - in) + 2;
+	}
 }
 
-int
-http_get(int port, const char *raw_path, int timeout_ms, struct http_response *r)
+/*
+ * Reads one response from b (refilled from fd) into r and moves b->off past
+ * it. no_body: it answers a HEAD. 0, or -1 with the reason printed and
+ * nothing in r.
+ */
+static int
+read_response(int fd, struct rbuf *b, long long deadline, bool no_body,
+	      const char *what, struct http_response *r)
 {
-	long long deadline = monotonic_ms() + timeout_ms;
-	struct rbuf b = {0};
-	char req[4096], val[64];
+	char val[64];
 	char *hend;
-	size_t hlen;
-	int fd, n;
+	size_t hlen, used;
 
 	memset(r, 0, sizeof(*r));
-	fd = tcp_connect_loopback(port, 0, timeout_ms);
-	if (fd < 0) {
-		print_error("http_get %s: connect failed: %s\n", raw_path,
-			    strerror(errno));
-		return -1;
-	}
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-		     "User-Agent: chatd-tests\r\nAccept: */*\r\n"
-		     "Connection: close\r\n\r\n",
-		     raw_path, port);
-	if (n < 0 || (size_t)n >= sizeof(req) ||
-	    send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		print_error("http_get %s: send failed\n", raw_path);
-		close(fd);
-		return -1;
-	}
 	for (;;) {
-		hend = b.len ? memmem(b.p, b.len, "\r\n\r\n", 4) : NULL;
-		if (hend || b.eof)
+		hend = NULL;
+		if (unread(b))
+			hend = memmem(b->p + b->off, unread(b), "\r\n\r\n", 4);
+		if (hend || b->eof)
 			break;
-		if (rbuf_fill(fd, &b, deadline) < 0)
+		if (rbuf_fill(fd, b, deadline) < 0)
 			goto fail_timeout;
 	}
 	if (!hend) {
-		print_error("http_get %s: connection closed before the end of "
-			    "the headers (%zu bytes)\n", raw_path, b.len);
+		print_error("%s: connection closed before the end of the "
+			    "headers (%zu bytes)\n", what, b->len - b->off);
 		goto fail;
 	}
-	hlen = (size_t)(hend - b.p) + 4;
-	r->head = strndup(b.p, hlen);
+	hlen = (size_t)(hend - (b->p + b->off)) + 4;
+	r->head = strndup(b->p + b->off, hlen);
 	if (!r->head || sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1) {
-		print_error("http_get %s: bad status line '%.*s'\n", raw_path,
-			    (int)strcspn(b.p, "\r\n"), b.p);
+		print_error("%s: bad status line '%.*s'\n", what,
+			    (int)strcspn(b->p + b->off, "\r\n"), b->p + b->off);
 		goto fail;
 	}
-	if (http_header(r, "Content-Length", val, sizeof(val))) {
+	b->off += hlen;
+	if (no_body || r->status == 204 || r->status == 304) {
+		r->body_len = used = 0;
+	} else if (http_header(r, "Content-Length", val, sizeof(val))) {
 		size_t want = strtoull(val, NULL, 10);
 
 		if (want > HTTP_MAX_BYTES)
 			goto fail;
-		while (b.len - hlen < want && !b.eof)
-			if (rbuf_fill(fd, &b, deadline) < 0)
+		while (unread(b) < want && !b->eof)
+			if (rbuf_fill(fd, b, deadline) < 0)
 				goto fail_timeout;
-		if (b.len - hlen < want) {
-			print_error("http_get %s: body cut at %zu of %zu "
-				    "bytes\n", raw_path, b.len - hlen, want);
+		if (unread(b) < want) {
+			print_error("%s: body cut at %zu of %zu bytes\n", what,
+				    unread(b), want);
 			goto fail;
 		}
-		r->body_len = want;
+		r->body_len = used = want;
 	} else if (http_header(r, "Transfer-Encoding", val, sizeof(val)) &&
 		   strcasestr(val, "chunked")) {
 		long dl;
 
 		for (;;) {
-			char *tmp = malloc(b.len - hlen + 1);
+			char *tmp = malloc(unread(b) + 1);
 
 			if (!tmp)
 				goto fail;
-			dl = dechunk(b.p + hlen, b.len - hlen, tmp);
+			dl = dechunk(b->p + b->off, unread(b), tmp, &used);
 			if (dl >= 0) {
-				memcpy(b.p + hlen, tmp, (size_t)dl);
-				free(tmp);
+				/* The decoded body is shorter than its
+				 * chunks, so tmp has room for the NUL. */
+				r->body = tmp;
 				break;
 			}
 			free(tmp);
-			if (b.eof) {
-				print_error("http_get %s: chunked body cut\n",
-					    raw_path);
+			if (b->eof) {
+				print_error("%s: chunked body cut\n", what);
 				goto fail;
 			}
-			if (rbuf_fill(fd, &b, deadline) < 0)
+			if (rbuf_fill(fd, b, deadline) < 0)
 				goto fail_timeout;
 		}
 		r->body_len = (size_t)dl;
-	} else if (r->status == 204 || r->status == 304) {
-		r->body_len = 0;
 	} else {
-		while (!b.eof)
-			if (rbuf_fill(fd, &b, deadline) < 0)
+		while (!b->eof)
+			if (rbuf_fill(fd, b, deadline) < 0)
 				goto fail_timeout;
-		r->body_len = b.len - hlen;
+		r->body_len = used = unread(b);
 	}
-	r->body = malloc(r->body_len + 1);
-	if (!r->body)
-		goto fail;
-	memcpy(r->body, b.p + hlen, r->body_len);
+	if (!r->body) {
+		r->body = malloc(r->body_len + 1);
+		if (!r->body)
+			goto fail;
+		memcpy(r->body, b->p + b->off, r->body_len);
+	}
 	r->body[r->body_len] = '\0';
-	free(b.p);
-	close(fd);
+	b->off += used;
 	return 0;
 
 fail_timeout:
-	print_error("http_get %s: no complete response within %d ms "
-		    "(%zu bytes so far)\n", raw_path, timeout_ms, b.len);
+	print_error("%s: no complete response in time (%zu bytes so far)\n",
+		    what, b->len);
 fail:
-	free(b.p);
-	close(fd);
 	http_response_fini(r);
 	return -1;
+}
+
+/* After the last response: the server closes and sends nothing more. */
+static int
+expect_close(int fd, struct rbuf *b, long long deadline, const char *what)
+{
+	while (!b->eof)
+		if (rbuf_fill(fd, b, deadline) < 0) {
+			print_error("%s: the server did not close the "
+				    "connection after the last response\n",
+				    what);
+			return -1;
+		}
+	if (b->len > b->off) {
+		int shown = unread(b) > 200 ? 200 : (int)unread(b);
+
+		print_error("%s: %zu bytes after the last response: '%.*s'\n",
+			    what, unread(b), shown, b->p + b->off);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+exchange(int port, const char *raw, size_t raw_len, size_t n,
+	 const bool *no_body, int timeout_ms, const char *what,
+	 struct http_response *rs)
+{
+	long long deadline = monotonic_ms() + timeout_ms;
+	struct rbuf b = {0};
+	size_t i, sent = 0;
+	int fd;
+
+	fd = tcp_connect_loopback(port, 0, timeout_ms);
+	if (fd < 0) {
+		print_error("%s: connect failed: %s\n", what, strerror(errno));
+		return -1;
+	}
+	while (sent < raw_len) {
+		ssize_t w = send(fd, raw + sent, raw_len - sent, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			print_error("%s: send failed: %s\n", what,
+				    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		sent += (size_t)w;
+	}
+	for (i = 0; i < n; i++)
+		if (read_response(fd, &b, deadline, no_body && no_body[i], what,
+				  &rs[i]) < 0) {
+			print_error("%s: response %zu of %zu\n", what, i + 1,
+				    n);
+			break;
+		}
+	if (i == n && expect_close(fd, &b, deadline, what) == 0) {
+		free(b.p);
+		close(fd);
+		return 0;
+	}
+	while (i > 0)
+		http_response_fini(&rs[--i]);
+	free(b.p);
+	close(fd);
+	return -1;
+}
+
+int
+http_request(int port, const struct http_request *req, int timeout_ms,
+	     struct http_response *r)
+{
+	const char *method = req->method ? req->method : "GET";
+	char head[4096], what[128], clen[64] = "";
+	char *raw;
+	bool no_body = !strcmp(method, "HEAD");
+	int n, rc;
+
+	snprintf(what, sizeof(what), "%s %.100s", method, req->path);
+	if (req->body)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n",
+			 req->body_len);
+	n = snprintf(head, sizeof(head),
+		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		     "User-Agent: chatd-tests\r\nAccept: */*\r\n"
+		     "Connection: close\r\n%s%s\r\n",
+		     method, req->path, port, req->headers ? req->headers : "",
+		     clen);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		print_error("%s: request too long\n", what);
+		return -1;
+	}
+	raw = malloc((size_t)n + req->body_len + 1);
+	if (!raw)
+		return -1;
+	memcpy(raw, head, (size_t)n);
+	if (req->body)
+		memcpy(raw + n, req->body, req->body_len);
+	rc = exchange(port, raw, (size_t)n + (req->body ? req->body_len : 0),
+		      1, &no_body, timeout_ms, what, r);
+	free(raw);
+	if (rc < 0)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+int
+http_get(int port, const char *raw_path, int timeout_ms,
+	 struct http_response *r)
+{
+	const struct http_request req = {.method = "GET", .path = raw_path};
+
+	return http_request(port, &req, timeout_ms, r);
+}
+
+int
+http_pipeline(int port, const char *raw, size_t raw_len, size_t n,
+	      const bool *no_body, int timeout_ms, struct http_response *rs)
+{
+	int rc = exchange(port, raw, raw_len, n, no_body, timeout_ms,
+			  "pipeline", rs);
+
+	if (rc < 0)
+		memset(rs, 0, n * sizeof(*rs));
+	return rc;
 }
 
 void
