@@ -15,6 +15,7 @@
 #include "history.h"
 #include "log.h"
 #include "msg.h"
+#include "ratelimit.h"
 #include "room.h"
 #include "session.h"
 #include "utf8.h"
@@ -229,6 +230,33 @@ send_history_before(struct session *s, struct room *r, uint64_t before,
 	send_out(s);
 }
 
+/*
+ * Whether s may join room `name` as far as limits go; when not, the error
+ * is sent and false returned. Checked before anything changes, so that a
+ * join with a nick changes nothing when it fails.
+ */
+static bool
+join_allowed(struct session *s, const char *name, const char *cid)
+{
+	struct chat *c = s->chat;
+	struct room *r = find_room(c, name);
+
+	if (r && session_in_room(s, r))
+		return true;
+	if (s->nrooms >= SESSION_MAX_ROOMS) {
+		send_error(s, "bad_request", "too many rooms joined", cid);
+		return false;
+	}
+	/* The lobby is where every client starts: always allowed. */
+	if (!r && c->rooms.count >= c->cfg->max_rooms &&
+	    strcmp(name, CHAT_LOBBY)) {
+		send_error(s, "too_many_rooms",
+			   "the server has as many rooms as it allows", cid);
+		return false;
+	}
+	return true;
+}
+
 /* Joins s to room `name`; sends joined + history, presence to the others. */
 static int
 join_room(struct session *s, const char *name, bool has_since, uint64_t since,
@@ -238,10 +266,8 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 	struct room *r = find_room(c, name);
 	bool fresh = !r || !session_in_room(s, r);
 
-	if (fresh && s->nrooms >= SESSION_MAX_ROOMS) {
-		send_error(s, "bad_request", "too many rooms joined", cid);
+	if (!join_allowed(s, name, cid))
 		return 0;
-	}
 	r = get_room(c, name);
 	if (!r)
 		return -ENOMEM;
@@ -530,6 +556,8 @@ handle_message(struct session *s, const struct request *req)
 		return;
 	}
 	r->last_id = rec.id;
+	/* Clients drop the sender's typing line when its message lands. */
+	session_typing_reset(s, r);
 	if (add_pending(c, r->name, m)) {
 		unsigned n;
 
@@ -544,8 +572,11 @@ handle_message(struct session *s, const struct request *req)
 static int
 handle_join(struct session *s, const struct request *req)
 {
-	if (!room_name_ok(s, req->room, req->cid))
+	if (!room_name_ok(s, req->room, req->cid) ||
+	    !join_allowed(s, req->room, req->cid))
 		return 0;
+	/* All or nothing: nothing above changed anything, and a nick that
+	 * is refused leaves the join undone. */
 	if (req->nick && !change_nick(s, req->nick, req->cid))
 		return 0;
 	return join_room(s, req->room, req->has_since, (uint64_t)req->since,
@@ -577,6 +608,10 @@ handle_typing(struct session *s, const struct request *req)
 	struct room *r = member_room(s, req->room, req->cid);
 
 	if (!r)
+		return;
+	/* Typing notices are hints: relaying every keystroke to a big room
+	 * would cost each member a frame per key. */
+	if (!session_typing_due(s, r, chat_now_ms(), CHAT_TYPING_INTERVAL_MS))
 		return;
 	json_typing(&s->chat->out, r->name, s->nick);
 	broadcast_out(s->chat, r, s);
@@ -623,6 +658,23 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	if (!utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
+	/* Every frame counts, a malformed one too: errors cost output. */
+	switch (ratelimit_take(&s->rl, s->chat->cfg->rate, s->chat->cfg->burst,
+			       chat_now_ms())) {
+	case RATELIMIT_OK:
+		break;
+	case RATELIMIT_DROP:
+		send_error(s, "rate_limited", "too many requests, slow down",
+			   req.cid);
+		request_fini(&req);
+		return 0;
+	case RATELIMIT_CLOSE:
+		log_info("session %llu: flooding for %d s, closing",
+			 (unsigned long long)s->id, RATELIMIT_FLOOD_SECS);
+		request_fini(&req);
+		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
+		return 0;
+	}
 	/* Anything but a message must see (and be seen after) the messages
 	 * before it: deliver them first, keeping one global order. */
 	if (code || req.type != REQ_MESSAGE)
@@ -644,6 +696,7 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 	s->conn = conn;
 	s->id = c->next_session_id++;
 	s->last_seen_ms = chat_now_ms();
+	ratelimit_init(&s->rl, c->cfg->burst, s->last_seen_ms);
 	msgq_init(&s->q, c->cfg->send_queue_bytes);
 	if (assign_guest_nick(c, s)) {
 		s->chat = NULL; /* not registered: CLOSED must not unlink it */
@@ -687,9 +740,7 @@ chat_disconnect(struct session *s)
 	msgq_fini(&s->q);
 	while (s->nrooms)
 		leave_room(s, s->rooms[s->nrooms - 1], false);
-	free(s->rooms);
-	s->rooms = NULL;
-	s->rooms_cap = 0;
+	session_rooms_fini(s);
 	session_rx_reset(s);
 	if (dict_get(&c->nicks, s->nick) == s)
 		dict_del(&c->nicks, s->nick);

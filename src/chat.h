@@ -32,6 +32,9 @@ struct session;
  */
 #define CHAT_ROOM_LIST_MAX 500
 
+/* A session's typing notices reach a room at most this often. */
+#define CHAT_TYPING_INTERVAL_MS 2000
+
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {
 	CHAT_CLOSE_GOING_AWAY = 1001,

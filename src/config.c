@@ -54,6 +54,12 @@ static const struct option_spec options[] = {
 	{ "--max-connections-per-ip", "CHAT_MAX_CONNECTIONS_PER_IP", OPT_UINT,
 	  FIELD(max_connections_per_ip), 0, 1000000,
 	  "chat sessions per client address; 0: no limit (default 256)" },
+	{ "--rate", "CHAT_RATE", OPT_UINT, FIELD(rate), 0, 1000000,
+	  "requests per second per client; 0: no limit (default 20)" },
+	{ "--burst", "CHAT_BURST", OPT_UINT, FIELD(burst), 1, 1000000,
+	  "requests a client may send at once (default 40)" },
+	{ "--max-rooms", "CHAT_MAX_ROOMS", OPT_UINT, FIELD(max_rooms), 1,
+	  100000000, "rooms in use at once (default 10000)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
 };
@@ -76,6 +82,9 @@ set_defaults(struct config *cfg)
 		.ping_interval = CONFIG_DEFAULT_PING_INTERVAL,
 		.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS,
 		.max_connections_per_ip = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP,
+		.rate = CONFIG_DEFAULT_RATE,
+		.burst = CONFIG_DEFAULT_BURST,
+		.max_rooms = CONFIG_DEFAULT_MAX_ROOMS,
 		.log_level = LOG_LEVEL_INFO,
 	};
 }

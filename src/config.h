@@ -19,6 +19,9 @@
 #define CONFIG_DEFAULT_PING_INTERVAL 30
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 10000
 #define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP 256
+#define CONFIG_DEFAULT_RATE 20
+#define CONFIG_DEFAULT_BURST 40
+#define CONFIG_DEFAULT_MAX_ROOMS 10000
 
 struct config {
 	const char *host; /* NULL: every interface */
@@ -33,6 +36,9 @@ struct config {
 	unsigned ping_interval; /* seconds; 0: no keepalive pings */
 	unsigned max_connections;        /* chat sessions in all; 0: no limit */
 	unsigned max_connections_per_ip; /* per client address; 0: no limit */
+	unsigned rate;      /* requests per second per session; 0: no limit */
+	unsigned burst;     /* requests a quiet session may send at once */
+	unsigned max_rooms; /* rooms with members at once */
 	enum log_level log_level;
 };
 

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "chat_proto.h"
+
 #define HTTP_ALLOW "GET, HEAD"
 #define HTTP_TEXT "text/plain; charset=utf-8"
 /*
@@ -436,6 +438,13 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		vhd->root = pvo->value;
 		vhd->root_len = strlen(pvo->value);
 		return 0;
+
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* A keep-alive connection bound here by an earlier request. */
+		return chat_proto_confirm_upgrade(wsi, in);
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return 1; /* static files are no WebSocket subprotocol */
 
 	case LWS_CALLBACK_HTTP:
 		return on_http(wsi, vhd);

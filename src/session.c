@@ -64,33 +64,89 @@ session_in_room(const struct session *s, const struct room *r)
 	return false;
 }
 
+
+static int
+room_index(const struct session *s, const struct room *r)
+{
+	for (unsigned i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == r)
+			return (int)i;
+	return -1;
+}
+
 int
 session_enter_room(struct session *s, struct room *r)
 {
+	int at = room_index(s, r);
+	int64_t typing = at >= 0 ? s->typing_ms[at] : 0;
+
 	session_exit_room(s, r);
 	if (s->nrooms == s->rooms_cap) {
 		unsigned cap = s->rooms_cap ? s->rooms_cap * 2 : 2;
 		struct room **rooms = realloc(s->rooms, cap * sizeof(*rooms));
+		int64_t *ts;
 
 		if (!rooms)
 			return -ENOMEM;
 		s->rooms = rooms;
+		ts = realloc(s->typing_ms, cap * sizeof(*ts));
+		if (!ts)
+			return -ENOMEM; /* rooms only grew: still consistent */
+		s->typing_ms = ts;
 		s->rooms_cap = cap;
 	}
-	s->rooms[s->nrooms++] = r;
+	s->rooms[s->nrooms] = r;
+	s->typing_ms[s->nrooms++] = typing;
 	return 0;
 }
 
 void
 session_exit_room(struct session *s, struct room *r)
 {
-	for (unsigned i = 0; i < s->nrooms; i++)
-		if (s->rooms[i] == r) {
-			memmove(&s->rooms[i], &s->rooms[i + 1],
-				(s->nrooms - i - 1) * sizeof(*s->rooms));
-			s->nrooms--;
-			return;
-		}
+	int at = room_index(s, r);
+	size_t tail;
+
+	if (at < 0)
+		return;
+	tail = s->nrooms - (unsigned)at - 1;
+	memmove(&s->rooms[at], &s->rooms[at + 1], tail * sizeof(*s->rooms));
+	memmove(&s->typing_ms[at], &s->typing_ms[at + 1],
+		tail * sizeof(*s->typing_ms));
+	s->nrooms--;
+}
+
+void
+session_rooms_fini(struct session *s)
+{
+	free(s->rooms);
+	free(s->typing_ms);
+	s->rooms = NULL;
+	s->typing_ms = NULL;
+	s->nrooms = s->rooms_cap = 0;
+}
+
+bool
+session_typing_due(struct session *s, const struct room *r, int64_t now_ms,
+		   int64_t interval_ms)
+{
+	int at = room_index(s, r);
+
+	if (at < 0)
+		return false;
+	if (s->typing_ms[at] && now_ms - s->typing_ms[at] < interval_ms &&
+	    now_ms >= s->typing_ms[at])
+		return false;
+	s->typing_ms[at] = now_ms;
+	return true;
+}
+
+void
+session_typing_reset(struct session *s, const struct room *r)
+{
+	int at = room_index(s, r);
+
+	if (at >= 0)
+		s->typing_ms[at] = 0;
 }
 
 int

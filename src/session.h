@@ -16,6 +16,7 @@
 
 #include "msgq.h"
 #include "name.h"
+#include "ratelimit.h"
 
 struct chat;
 struct msg;
@@ -32,7 +33,9 @@ struct session {
 	int64_t last_seen_ms; /* last frame of any kind from the client */
 	int64_t ping_sent_ms; /* last keepalive ping, 0 when none */
 	struct room **rooms; /* join order; the last one is the current room */
+	int64_t *typing_ms;  /* beside rooms: when typing was last relayed */
 	unsigned nrooms, rooms_cap;
+	struct ratelimit rl; /* request budget */
 	struct msgq q;
 	char *rx; /* reassembly of a fragmented inbound message */
 	size_t rx_len, rx_cap;
@@ -64,6 +67,18 @@ bool session_in_room(const struct session *s, const struct room *r);
 /* Adds r as the current room (moving it last if already there). */
 int session_enter_room(struct session *s, struct room *r);
 void session_exit_room(struct session *s, struct room *r);
+/* Frees the room list (the rooms themselves are the chat's). */
+void session_rooms_fini(struct session *s);
+
+/*
+ * Whether a typing notice from s in r may be relayed at now_ms: at most one
+ * per interval_ms per room. Records now_ms when it may.
+ */
+bool session_typing_due(struct session *s, const struct room *r,
+			int64_t now_ms, int64_t interval_ms);
+/* s sent a message in r, which ends its typing there: the next typing
+ * notice starts afresh and is relayed at once. */
+void session_typing_reset(struct session *s, const struct room *r);
 
 /*
  * Appends a fragment to the reassembly buffer, which never grows past max.

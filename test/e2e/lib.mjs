@@ -258,10 +258,14 @@ export class WsClient {
 		return this.next((f) => f.type === 'history' && f.room === room, `history of ${room}`);
 	}
 
-	// Sends each text with a cid and waits for all the echoes.
+	// Sends each text with a cid and waits for all the echoes. Paced under
+	// chatd's default request rate (20 a second after a burst of 40).
 	async say(room, texts) {
 		const cids = texts.map((_, i) => `bot-${Date.now().toString(36)}-${i}`);
-		texts.forEach((text, i) => this.send({ type: 'message', room, text, cid: cids[i] }));
+		for (const [i, text] of texts.entries()) {
+			if (i >= 30) await new Promise((r) => setTimeout(r, 60));
+			this.send({ type: 'message', room, text, cid: cids[i] });
+		}
 		const out = [];
 		for (const cid of cids) out.push(await this.next((f) => f.type === 'message' && f.cid === cid, `echo of ${cid}`));
 		return out;

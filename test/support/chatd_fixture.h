@@ -32,7 +32,8 @@ struct chatd_opts {
 	 * PORT and every CHAT_* variable but CHAT_WWW are unset unless given
 	 * here, so the caller's environment cannot leak into a test. */
 	const char *const *env;
-	/* Leave out the default --port 0 --host 127.0.0.1 --www $CHAT_WWW. */
+	/* Leave out the defaults --port 0 --host 127.0.0.1 --www $CHAT_WWW
+	 * --rate 0 (flags in args come after them, so they win). */
 	bool no_defaults;
 	/* Return right after the spawn, without waiting for the ready line. */
 	bool no_wait;

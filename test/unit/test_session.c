@@ -71,7 +71,7 @@ teardown(void **state)
 
 	msgq_fini(&fx->s.q);
 	session_rx_reset(&fx->s);
-	free(fx->s.rooms);
+	session_rooms_fini(&fx->s);
 	free(fx);
 	cur = NULL;
 	*state = NULL;

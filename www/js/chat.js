@@ -2,13 +2,16 @@
 // seen and what it still has to send, kept consistent across reconnects.
 // It talks to a Connection and tells a view what changed; no DOM here.
 
-import { frames, newCid, NICK_RE, ROOM_RE } from './protocol.js';
+import { frames, JOIN_CID_PREFIX, newCid, NICK_RE, ROOM_RE } from './protocol.js';
 import { Room } from './store.js';
 
 const TYPING_EVERY_MS = 2000;
 const PAGE_SIZE = 50;
 const NICK_RETRY_MS = 3000;
 const NICK_RETRIES = 3;
+// The server's request budget refills at 20 a second: a refused request is
+// sent again after this, never in a tight loop.
+const RATE_RETRY_MS = 1000;
 
 export class ChatClient {
 	constructor(conn, view) {
@@ -27,6 +30,8 @@ export class ChatClient {
 		this.acceptRoom = null; // the first welcome's room, joined for us by the server
 		this.ownCids = new Set();
 		this.lastTyping = { room: null, at: 0 };
+		this.retryTimer = 0;
+		this.retryJoins = new Set(); // room names whose join was rate_limited
 	}
 
 	send(frame) {
@@ -39,6 +44,9 @@ export class ChatClient {
 		if (state === 'connected' || !this.online) return;
 		this.online = false;
 		clearTimeout(this.nickTimer);
+		clearTimeout(this.retryTimer);
+		this.retryTimer = 0;
+		this.retryJoins.clear();
 		for (const room of this.rooms.values()) room.resetConnection();
 		this.view.roomsChanged();
 	}
@@ -86,7 +94,31 @@ export class ChatClient {
 
 	sendJoin(room) {
 		room.joinSince = room.synced ? room.lastId : null;
-		this.send(frames.join(room.name, room.joinSince));
+		this.send(frames.join(room.name, room.joinSince, JOIN_CID_PREFIX + room.name));
+	}
+
+	// The server refused a request for its rate: send it again a little
+	// later, together with anything else refused meanwhile.
+	retryLater(cid) {
+		if (cid.startsWith(JOIN_CID_PREFIX)) {
+			this.retryJoins.add(cid.slice(JOIN_CID_PREFIX.length));
+		} else {
+			for (const room of this.rooms.values()) {
+				const p = room.findPending(cid);
+				if (p) p.sentOn = 0; // not sent after all
+			}
+		}
+		if (this.retryTimer) return;
+		this.retryTimer = setTimeout(() => {
+			this.retryTimer = 0;
+			const joins = [...this.retryJoins];
+			this.retryJoins.clear();
+			for (const name of joins) {
+				const room = this.rooms.get(name);
+				if (room && !room.joined) this.sendJoin(room);
+			}
+			for (const room of this.rooms.values()) this.flush(room);
+		}, RATE_RETRY_MS);
 	}
 
 	onJoined(f) {
@@ -226,6 +258,11 @@ export class ChatClient {
 	onError(f) {
 		const code = String(f.code ?? 'error');
 		const text = String(f.message ?? code);
+		if (code === 'rate_limited') {
+			if (typeof f.cid === 'string') this.retryLater(f.cid);
+			this.view.notice('Sending too fast; retrying in a moment.', code);
+			return;
+		}
 		if (code === 'nick_taken' || code === 'bad_nick') {
 			this.nickFailed(code, text);
 		} else if (typeof f.cid === 'string') {

@@ -11,9 +11,12 @@ export function chatUrl(loc) {
 	return `${scheme}//${loc.host}/chat`;
 }
 
+// A join's cid names its room, so a rate_limited answer says which to retry.
+export const JOIN_CID_PREFIX = 'join:';
+
 export const frames = {
 	message: (room, text, cid) => ({ type: 'message', room, text, cid }),
-	join: (room, since) => (since == null ? { type: 'join', room } : { type: 'join', room, since }),
+	join: (room, since, cid) => (since == null ? { type: 'join', room, cid } : { type: 'join', room, since, cid }),
 	leave: (room) => ({ type: 'leave', room }),
 	nick: (nick) => ({ type: 'nick', nick }),
 	history: (room, before, limit) => ({ type: 'history', room, before, limit }),
