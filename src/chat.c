@@ -16,6 +16,7 @@
 #include "log.h"
 #include "msg.h"
 #include "ratelimit.h"
+#include "replay.h"
 #include "room.h"
 #include "session.h"
 #include "utf8.h"
@@ -37,6 +38,7 @@ chat_init(struct chat *c, const struct config *cfg,
 	dict_init(&c->rooms, false);
 	dict_init(&c->nicks, true);
 	jbuf_init(&c->out);
+	replay_init(&c->replay);
 }
 
 static void
@@ -54,6 +56,7 @@ chat_fini(struct chat *c)
 	dict_fini(&c->rooms);
 	dict_fini(&c->nicks);
 	jbuf_fini(&c->out);
+	replay_fini(&c->replay);
 }
 
 int64_t
@@ -167,27 +170,23 @@ send_joined(struct session *s, struct room *r)
 	send_out(s);
 }
 
-static void
-add_history_item(const struct chat_record *rec, void *ud)
-{
-	json_history_item(ud, rec);
-}
-
 /*
- * A history frame must fit in the session's send queue next to what is
- * already there, or the client would be culled as a slow consumer for
- * asking. Frames over this are rebuilt with half the messages (and `more`
- * set, so the client asks for the rest).
+ * A history frame takes at most half of the asker's send queue, as
+ * docs/protocol.md promises; a request for one waits (stall_if_full) until
+ * the queue has that much free, so asking never gets a client culled.
  */
 static size_t
 history_frame_cap(const struct session *s)
 {
-	size_t cap = s->q.max_bytes / 2;
-	size_t left = s->q.bytes < s->q.max_bytes ? s->q.max_bytes - s->q.bytes
-						  : 0;
+	return s->q.max_bytes / 2;
+}
 
-	/* A push into a non-empty queue must fit in what is left of it. */
-	return s->q.count && left < cap ? left : cap;
+/* Room for a history frame and the joined frame and live traffic around
+ * it: the queue is at most a quarter full. */
+static bool
+history_fits(const struct session *s)
+{
+	return s->q.bytes <= s->q.max_bytes / 4;
 }
 
 /* Builds a history frame for room into c->out: messages after `since` when
@@ -197,22 +196,9 @@ build_history(struct session *s, struct room *r, bool after, uint64_t from,
 	      unsigned limit)
 {
 	struct chat *c = s->chat;
-	struct jbuf *b = &c->out;
-	bool more;
 
-	for (;;) {
-		json_history_begin(b, r->name);
-		if (after)
-			history_after(c->history, r->name, from, limit,
-				      add_history_item, b, &more);
-		else
-			history_before(c->history, r->name, from, limit,
-				       add_history_item, b, &more);
-		json_history_end(b, more);
-		if (b->len <= history_frame_cap(s) || limit <= 1)
-			return;
-		limit /= 2;
-	}
+	replay_build(&c->replay, &c->out, c->history, r->name, after, from,
+		     limit, history_frame_cap(s));
 }
 
 static void
@@ -551,7 +537,7 @@ handle_message(struct session *s, const struct request *req)
 		if (rc == -ECANCELED)
 			drop_pending(c);
 		log_warn("room %s: could not store a message; dropped", r->name);
-		send_error(s, "bad_request", "server could not store message",
+		send_error(s, "unavailable", "server could not store message",
 			   req->cid);
 		return;
 	}
@@ -646,6 +632,57 @@ handle_request(struct session *s, const struct request *req)
 	return 0;
 }
 
+/*
+ * Whether req is answered with a history frame that holds messages, which
+ * needs queue space. An empty one (a new room, nothing after `since`) never
+ * waits: a client writing without reading would otherwise stall on it.
+ */
+static bool
+wants_history(struct session *s, const struct request *req)
+{
+	struct room *r;
+	uint64_t last;
+
+	if ((req->type != REQ_JOIN && req->type != REQ_HISTORY) || !req->room)
+		return req->type == REQ_HISTORY; /* the current room's page */
+	r = find_room(s->chat, req->room);
+	last = r ? r->last_id : history_last_id(s->chat->history, req->room);
+	if (req->type == REQ_JOIN && req->has_since)
+		return last > (uint64_t)req->since;
+	return last > 0;
+}
+
+/* Answers a parsed request (code: its parse error, or NULL). */
+static void
+answer(struct session *s, const struct request *req, const char *code,
+       const char *why)
+{
+	/* Anything but a message must see (and be seen after) the messages
+	 * before it: deliver them first, keeping one global order. */
+	if (code || req->type != REQ_MESSAGE)
+		chat_flush(s->chat);
+	if (code)
+		send_error(s, code, why, req->cid);
+	else if (handle_request(s, req))
+		send_error(s, "bad_request", "server out of memory", req->cid);
+}
+
+/*
+ * Keeps the request for chat_resume() and stops reading more, so that the
+ * requests after it keep their order. Returns false when it cannot be kept
+ * (then it was refused with rate_limited).
+ */
+static bool
+stall(struct session *s, const char *buf, size_t len, const char *cid)
+{
+	if (session_stall_push(s, buf, len)) {
+		send_error(s, "rate_limited", "too many requests waiting", cid);
+		return false;
+	}
+	s->chat->transport.pause(s, true);
+	return true;
+}
+
 int
 chat_receive(struct session *s, const char *buf, size_t len)
 {
@@ -675,16 +712,34 @@ chat_receive(struct session *s, const char *buf, size_t len)
 		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
 		return 0;
 	}
-	/* Anything but a message must see (and be seen after) the messages
-	 * before it: deliver them first, keeping one global order. */
-	if (code || req.type != REQ_MESSAGE)
-		chat_flush(s->chat);
-	if (code)
-		send_error(s, code, why, req.cid);
-	else if (handle_request(s, &req))
-		send_error(s, "bad_request", "server out of memory", req.cid);
+	if (s->stalled ||
+	    (!code && !history_fits(s) && wants_history(s, &req)))
+		stall(s, buf, len, req.cid);
+	else
+		answer(s, &req, code, why);
 	request_fini(&req);
 	return 0;
+}
+
+void
+chat_resume(struct session *s)
+{
+	while (s->stalled && !s->closing) {
+		struct stalled_request *r = s->stalled;
+		struct request req;
+		const char *why = NULL;
+		const char *code = request_parse(&req, r->data, r->len, &why);
+
+		if (!code && !history_fits(s) && wants_history(s, &req)) {
+			request_fini(&req);
+			return; /* still no room: wait for the next write */
+		}
+		answer(s, &req, code, why);
+		request_fini(&req);
+		session_stall_pop(s);
+	}
+	if (!s->closing)
+		s->chat->transport.pause(s, false);
 }
 
 /* ---- connection lifecycle ---- */
@@ -742,6 +797,7 @@ chat_disconnect(struct session *s)
 		leave_room(s, s->rooms[s->nrooms - 1], false);
 	session_rooms_fini(s);
 	session_rx_reset(s);
+	session_stall_clear(s);
 	if (dict_get(&c->nicks, s->nick) == s)
 		dict_del(&c->nicks, s->nick);
 

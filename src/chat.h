@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "dict.h"
+#include "replay.h"
 #include "json.h"
 #include "name.h"
 
@@ -53,6 +54,9 @@ struct chat_transport {
 	void (*close)(struct session *s);
 	/* Call chat_flush() soon: after the current loop turn's input. */
 	void (*schedule_flush)(struct chat *c);
+	/* Stop (true) or restart reading the session's requests: while its
+	 * requests wait for queue space (chat_resume). */
+	void (*pause)(struct session *s, bool paused);
 };
 
 /* A message stored but not yet committed, so not yet broadcast. */
@@ -79,6 +83,7 @@ struct chat {
 	uint64_t next_session_id;
 	uint32_t rng;    /* guest nick generator */
 	struct jbuf out; /* scratch for encoding frames */
+	struct replay replay; /* scratch for history frames */
 	struct chat_pending *pending; /* in arrival order */
 	unsigned npending, pending_cap;
 	struct chat_stats stats;
@@ -111,6 +116,12 @@ int chat_receive(struct session *s, const char *buf, size_t len);
  * the batch (logged). Returns how many messages the batch held.
  */
 unsigned chat_flush(struct chat *c);
+
+/*
+ * The transport wrote some of s's queue: requests kept waiting for queue
+ * space (a history frame takes up to half of it) go on while there is room.
+ */
+void chat_resume(struct session *s);
 
 /* Notes that the client sent something (any frame, a pong included). */
 void chat_seen(struct session *s);

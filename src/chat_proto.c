@@ -94,10 +94,18 @@ tick_due(lws_sorted_usec_list_t *sul)
 				 LWS_US_PER_SEC);
 }
 
+static void
+pause_reading(struct session *s, bool paused)
+{
+	/* lws keeps what it already read and hands it over once resumed. */
+	lws_rx_flow_control(s->conn, !paused);
+}
+
 static const struct chat_transport transport = {
 	.wake = wake,
 	.close = close_later,
 	.schedule_flush = schedule_flush,
+	.pause = pause_reading,
 };
 
 /*
@@ -238,6 +246,8 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	}
 	if (n < (int)len)
 		return -1;
+	if (s->stalled)
+		chat_resume(s);
 	if (!msgq_is_empty(&s->q))
 		lws_callback_on_writable(wsi);
 	return 0;

@@ -16,6 +16,7 @@
 #define CONFIG_DEFAULT_SEND_QUEUE_BYTES 1048576
 #define CONFIG_DEFAULT_DB "chat.db"
 #define CONFIG_DEFAULT_HISTORY_MAX 100000
+#define CONFIG_DEFAULT_HISTORY_MAX_TOTAL 10000000
 #define CONFIG_DEFAULT_PING_INTERVAL 30
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 10000
 #define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_IP 256
@@ -33,6 +34,7 @@ struct config {
 	size_t send_queue_bytes;
 	const char *db;     /* SQLite file, or ":memory:" */
 	size_t history_max; /* messages kept per room */
+	size_t history_max_total; /* messages kept in all rooms together */
 	unsigned ping_interval; /* seconds; 0: no keepalive pings */
 	unsigned max_connections;        /* chat sessions in all; 0: no limit */
 	unsigned max_connections_per_ip; /* per client address; 0: no limit */

@@ -1,10 +1,12 @@
 /*
  * SQLite history: schema and migrations, grouped commits, replay queries and
- * retention. One connection, prepared statements kept for the process.
+ * retention (per room and store-wide). One connection, prepared statements
+ * kept for the process, and a running count of the stored messages.
  */
 #include "history.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +24,15 @@ enum stmt_id {
 	ST_FIND_CID,
 	ST_MIN_ID,
 	ST_TRIM,
+	ST_NEXT_BASE,
+	ST_RAISE_FLOOR,
+	ST_TRIM_OLDEST,
 	ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_INSERT] = "INSERT INTO messages (room, id, ts, nick, text, cid) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INSERT] = "INSERT INTO messages (room, id, ts, nick, text, cid,"
+		      " seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_LAST_ID] = "SELECT max(id) FROM messages WHERE room = ?1",
 	[ST_BEFORE] = "SELECT id, ts, nick, text, cid FROM ("
 		      " SELECT * FROM messages WHERE room = ?1 AND id < ?2"
@@ -45,6 +50,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TRIM] = "DELETE FROM messages WHERE room = ?1 AND id IN ("
 		    " SELECT id FROM messages WHERE room = ?1 AND id <= ?2"
 		    " ORDER BY id LIMIT ?3)",
+	/* A room with no rows left continues above the floor. */
+	[ST_NEXT_BASE] = "SELECT coalesce("
+			 "(SELECT max(id) FROM messages WHERE room = ?1),"
+			 "(SELECT max_id FROM trim_floor), 0)",
+	/* Before ST_TRIM_OLDEST deletes the same ?1 rows: a victim with no
+	 * newer row in its room is that room's last, and the room goes. */
+	[ST_RAISE_FLOOR] = "UPDATE trim_floor SET max_id = max(max_id,"
+			   " coalesce((SELECT max(v.id) FROM ("
+			   "  SELECT room, id FROM messages"
+			   "  ORDER BY seq LIMIT ?1) AS v"
+			   " WHERE NOT EXISTS (SELECT 1 FROM messages AS m"
+			   "  WHERE m.room = v.room AND m.id > v.id)), 0))",
+	[ST_TRIM_OLDEST] = "DELETE FROM messages WHERE (room, id) IN ("
+			   " SELECT room, id FROM messages"
+			   " ORDER BY seq LIMIT ?1)",
 };
 
 /* Version 1. Each later version adds one step to migrations[]. */
@@ -60,12 +80,41 @@ static const char schema_v1[] =
 	"CREATE INDEX messages_by_cid ON messages (room, nick, cid)"
 	" WHERE cid IS NOT NULL;";
 
-static const char *const migrations[HISTORY_SCHEMA_VERSION] = { schema_v1 };
+/*
+ * Version 2: seq orders all rows by insertion, for --history-max-total, and
+ * trim_floor keeps the highest id of a room that trimming emptied, so that
+ * the room's ids go on rising without a row per room forever. Version 1 rows
+ * are numbered by time, each room's in id order (a running max of ts), since
+ * the trim relies on a room losing its rows oldest id first.
+ */
+static const char schema_v2[] =
+	"ALTER TABLE messages ADD COLUMN seq INTEGER;"
+	"UPDATE messages SET seq = o.n FROM ("
+	" SELECT room, id, row_number() OVER (ORDER BY t, room, id) AS n FROM ("
+	"  SELECT room, id,"
+	"   max(ts) OVER (PARTITION BY room ORDER BY id) AS t"
+	"  FROM messages)) AS o"
+	" WHERE o.room = messages.room AND o.id = messages.id;"
+	"CREATE INDEX messages_by_seq ON messages (seq);"
+	"CREATE TABLE trim_floor (max_id INTEGER NOT NULL);"
+	"INSERT INTO trim_floor VALUES (0);";
+
+static const char *const migrations[HISTORY_SCHEMA_VERSION] = {
+	schema_v1,
+	schema_v2,
+};
 
 struct history {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	uint64_t max_per_room;
+	uint64_t max_total;
+	/* Rows stored, the open transaction's included, and as last
+	 * committed: counted once at open, then kept up to date, so the
+	 * store-wide bound costs no query per message. */
+	uint64_t count, committed_count;
+	uint64_t appended;  /* rows the open transaction added */
+	uint64_t next_seq;
 	bool in_tx;
 	struct dict touched; /* rooms appended to in the open transaction */
 };
@@ -86,7 +135,7 @@ exec(struct history *h, const char *sql)
 
 /* Runs a one-number query; -1 with *why set (a static string) on error. */
 static int
-query_int(sqlite3 *db, const char *sql, int *out, const char **why)
+query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out, const char **why)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -99,7 +148,7 @@ query_int(sqlite3 *db, const char *sql, int *out, const char **why)
 		sqlite3_finalize(st);
 		return -1;
 	}
-	*out = sqlite3_column_int(st, 0);
+	*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -109,7 +158,7 @@ query_int(sqlite3 *db, const char *sql, int *out, const char **why)
 static int
 read_version(sqlite3 *db, const char **why)
 {
-	int ours, tables, version;
+	sqlite3_int64 ours, tables, version;
 
 	if (query_int(db,
 		      "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
@@ -127,7 +176,11 @@ read_version(sqlite3 *db, const char **why)
 	if (query_int(db, "SELECT max(version) FROM schema_version", &version,
 		      why))
 		return -1;
-	return version;
+	if (version < 0 || version > INT_MAX) {
+		*why = "bad schema version";
+		return -1;
+	}
+	return (int)version;
 }
 
 static int
@@ -160,11 +213,12 @@ fail:
 }
 
 struct history *
-history_open(const char *path, uint64_t max_per_room, char *err,
-	     size_t errlen)
+history_open(const char *path, uint64_t max_per_room, uint64_t max_total,
+	     char *err, size_t errlen)
 {
 	struct history *h = calloc(1, sizeof(*h));
 	const char *why = NULL;
+	sqlite3_int64 rows, seq;
 	int rc, version;
 
 	if (!h) {
@@ -172,6 +226,7 @@ history_open(const char *path, uint64_t max_per_room, char *err,
 		return NULL;
 	}
 	h->max_per_room = max_per_room;
+	h->max_total = max_total;
 	dict_init(&h->touched, false);
 
 	rc = sqlite3_open_v2(path, &h->db,
@@ -182,6 +237,9 @@ history_open(const char *path, uint64_t max_per_room, char *err,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(h->db, 1);
+	/* Another process (the sqlite3 CLI, a backup) may hold the write lock
+	 * for a moment: wait that long, never longer, on the service thread. */
+	sqlite3_busy_timeout(h->db, HISTORY_BUSY_TIMEOUT_MS);
 	/* A corrupt or foreign file fails here, before anything is written. */
 	version = read_version(h->db, &why);
 	if (version < 0) {
@@ -218,6 +276,15 @@ history_open(const char *path, uint64_t max_per_room, char *err,
 				 sqlite3_errmsg(h->db));
 			goto fail;
 		}
+	/* The one full count; from here on inserts and deletes keep it. */
+	if (query_int(h->db, "SELECT count(*) FROM messages", &rows, &why) ||
+	    query_int(h->db, "SELECT coalesce(max(seq), 0) FROM messages", &seq,
+		      &why)) {
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
+		goto fail;
+	}
+	h->count = h->committed_count = (uint64_t)rows;
+	h->next_seq = (uint64_t)seq + 1;
 	return h;
 fail:
 	history_close(h);
@@ -239,16 +306,35 @@ history_close(struct history *h)
 	free(h);
 }
 
-/* A reset statement with room bound as ?1. */
+/* A reset statement with no bindings. */
 static sqlite3_stmt *
-stmt(struct history *h, enum stmt_id id, const char *room)
+plain_stmt(struct history *h, enum stmt_id id)
 {
 	sqlite3_stmt *st = h->st[id];
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* A reset statement with room bound as ?1. */
+static sqlite3_stmt *
+stmt(struct history *h, enum stmt_id id, const char *room)
+{
+	sqlite3_stmt *st = plain_stmt(h, id);
+
 	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
 	return st;
+}
+
+/* The open transaction is gone (rolled back): so is what it changed. */
+static void
+forget_tx(struct history *h)
+{
+	h->in_tx = false;
+	h->count = h->committed_count;
+	h->appended = 0;
+	dict_fini(&h->touched);
 }
 
 static void
@@ -274,8 +360,15 @@ history_append(struct history *h, const struct chat_record *r)
 	int rc;
 
 	if (!h->in_tx) {
-		if (exec(h, "BEGIN"))
-			return -EIO;
+		/* IMMEDIATE: the write lock is taken (or waited for) here,
+		 * before anything is read, so a busy database fails this
+		 * append alone and leaves no transaction open. */
+		rc = sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			log_warn("history: cannot start a write: %s",
+				 sqlite3_errmsg(h->db));
+			return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
+		}
 		h->in_tx = true;
 	}
 	if (!dict_get(&h->touched, r->room) &&
@@ -288,6 +381,7 @@ history_append(struct history *h, const struct chat_record *r)
 	sqlite3_bind_text(st, 5, r->text, (int)r->text_len, SQLITE_STATIC);
 	if (r->cid)
 		sqlite3_bind_text(st, 6, r->cid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)h->next_seq++);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -297,12 +391,13 @@ history_append(struct history *h, const struct chat_record *r)
 		 * transaction: later appends would then autocommit one by one
 		 * and the final COMMIT fail. Start afresh instead. */
 		if (sqlite3_get_autocommit(h->db)) {
-			h->in_tx = false;
-			dict_fini(&h->touched);
+			forget_tx(h);
 			return -ECANCELED;
 		}
 		return -EIO;
 	}
+	h->count++;
+	h->appended++;
 	return 0;
 }
 
@@ -343,6 +438,45 @@ trim_room(const char *room, void *value, void *ud)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_warn("history: trimming %s failed: %s", room,
 			 sqlite3_errmsg(h->db));
+	else
+		h->count -= (uint64_t)sqlite3_changes(h->db);
+	sqlite3_reset(st);
+}
+
+/*
+ * Deletes the oldest rows of any room beyond the store-wide bound: as many
+ * as the transaction added, so a full store never grows, plus a batch, so a
+ * store over a lowered bound shrinks a batch per commit.
+ */
+static void
+trim_oldest(struct history *h)
+{
+	uint64_t n;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (h->count <= h->max_total)
+		return;
+	n = h->count - h->max_total;
+	if (n > h->appended + HISTORY_TRIM_BATCH)
+		n = h->appended + HISTORY_TRIM_BATCH;
+	st = plain_stmt(h, ST_RAISE_FLOOR);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	/* Without the floor, an emptied room could reuse its ids. */
+	if (rc != SQLITE_DONE) {
+		log_warn("history: store-wide trim failed: %s",
+			 sqlite3_errmsg(h->db));
+		return;
+	}
+	st = plain_stmt(h, ST_TRIM_OLDEST);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warn("history: store-wide trim failed: %s",
+			 sqlite3_errmsg(h->db));
+	else
+		h->count -= (uint64_t)sqlite3_changes(h->db);
 	sqlite3_reset(st);
 }
 
@@ -353,22 +487,34 @@ history_commit(struct history *h)
 
 	if (!h->in_tx)
 		return 0;
-	/* Retention rides along in the same transaction, a batch per room. */
+	/* Retention rides along in the same transaction, a batch per room,
+	 * then the store-wide bound on what the rooms' own left. */
 	dict_foreach(&h->touched, trim_room, h);
+	trim_oldest(h);
 	rc = exec(h, "COMMIT");
 	if (rc) {
 		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
 		log_err("history: commit failed; its messages were dropped");
+		forget_tx(h);
+		return rc;
 	}
+	h->committed_count = h->count;
+	h->appended = 0;
 	h->in_tx = false;
 	dict_fini(&h->touched);
-	return rc;
+	return 0;
 }
 
 uint64_t
 history_last_id(struct history *h, const char *room)
 {
-	return scalar_u64(h, ST_LAST_ID, room);
+	return scalar_u64(h, ST_NEXT_BASE, room);
+}
+
+uint64_t
+history_count(const struct history *h)
+{
+	return h->count;
 }
 
 /* Steps st, visiting each row; returns the number of rows seen. */

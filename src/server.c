@@ -150,7 +150,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	if (resolve_www(cfg, www, err, errlen))
 		return SERVER_EXIT_USAGE;
-	history = history_open(cfg->db, cfg->history_max, why, sizeof(why));
+	history = history_open(cfg->db, cfg->history_max,
+			       cfg->history_max_total, why, sizeof(why));
 	if (!history) {
 		snprintf(err, errlen, "--db: %s", why);
 		return SERVER_EXIT_USAGE;

@@ -183,3 +183,46 @@ session_rx_reset(struct session *s)
 	s->rx = NULL;
 	s->rx_len = s->rx_cap = 0;
 }
+
+int
+session_stall_push(struct session *s, const char *data, size_t len)
+{
+	struct stalled_request *r;
+
+	if (s->nstalled >= SESSION_MAX_STALLED)
+		return -ENOSPC;
+	r = malloc(sizeof(*r) + len);
+	if (!r)
+		return -ENOMEM;
+	r->next = NULL;
+	r->len = len;
+	memcpy(r->data, data, len);
+	if (s->stalled_tail)
+		s->stalled_tail->next = r;
+	else
+		s->stalled = r;
+	s->stalled_tail = r;
+	s->nstalled++;
+	return 0;
+}
+
+void
+session_stall_pop(struct session *s)
+{
+	struct stalled_request *r = s->stalled;
+
+	if (!r)
+		return;
+	s->stalled = r->next;
+	if (!s->stalled)
+		s->stalled_tail = NULL;
+	s->nstalled--;
+	free(r);
+}
+
+void
+session_stall_clear(struct session *s)
+{
+	while (s->stalled)
+		session_stall_pop(s);
+}

@@ -24,6 +24,15 @@ struct room;
 
 /* A session joins at most this many rooms at once. */
 #define SESSION_MAX_ROOMS 64
+/* Requests that may wait for send-queue space (see session_stall_push). */
+#define SESSION_MAX_STALLED 64
+
+/* A request kept, as received, until the send queue can take its answer. */
+struct stalled_request {
+	struct stalled_request *next;
+	size_t len;
+	char data[];
+};
 
 struct session {
 	struct session *prev, *next; /* the chat's list of sessions */
@@ -36,6 +45,8 @@ struct session {
 	int64_t *typing_ms;  /* beside rooms: when typing was last relayed */
 	unsigned nrooms, rooms_cap;
 	struct ratelimit rl; /* request budget */
+	struct stalled_request *stalled, *stalled_tail; /* oldest first */
+	unsigned nstalled;
 	struct msgq q;
 	char *rx; /* reassembly of a fragmented inbound message */
 	size_t rx_len, rx_cap;
@@ -87,5 +98,15 @@ void session_typing_reset(struct session *s, const struct room *r);
 int session_rx_append(struct session *s, const void *data, size_t len,
 		      size_t max);
 void session_rx_reset(struct session *s);
+
+/*
+ * Keeps a copy of a request for later, after those already kept. Returns
+ * 0, -ENOSPC when SESSION_MAX_STALLED are waiting, or -ENOMEM.
+ */
+int session_stall_push(struct session *s, const char *data, size_t len);
+/* Frees the oldest kept request. */
+void session_stall_pop(struct session *s);
+/* Frees every kept request. */
+void session_stall_clear(struct session *s);
 
 #endif

@@ -26,6 +26,7 @@ static const char *const env_names[] = {
 	"CHAT_SEND_QUEUE_BYTES",
 	"CHAT_DB",
 	"CHAT_HISTORY_MAX",
+	"CHAT_HISTORY_MAX_TOTAL",
 	"CHAT_LOG_LEVEL",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
@@ -131,6 +132,8 @@ assert_defaults(const struct config *c)
 	assert_non_null(c->db);
 	assert_string_equal(c->db, CONFIG_DEFAULT_DB);
 	assert_int_equal(c->history_max, CONFIG_DEFAULT_HISTORY_MAX);
+	assert_int_equal(c->history_max_total,
+			 CONFIG_DEFAULT_HISTORY_MAX_TOTAL);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 }
 
@@ -394,6 +397,20 @@ test_config_out_of_range_names_flag(void **state)
 		     NULL);
 	assert_error(fx, PARSE(fx, "--history-max", "1099511627777"),
 		     "--history-max", "1099511627777");
+	assert_error(fx, PARSE(fx, "--history-max-total", "0"),
+		     "--history-max-total", NULL);
+}
+
+static void
+test_config_history_max_total_from_env_and_flag(void **state)
+{
+	struct fx *fx = *state;
+
+	setenv("CHAT_HISTORY_MAX_TOTAL", "20", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_int_equal(fx->cfg.history_max_total, 20);
+	assert_int_equal(PARSE(fx, "--history-max-total", "1"), CONFIG_RUN);
+	assert_int_equal(fx->cfg.history_max_total, 1);
 }
 
 static void
@@ -448,6 +465,7 @@ test_config_env_errors_name_the_variable(void **state)
 		{ "CHAT_WWW", "" },
 		{ "CHAT_DB", "" },
 		{ "CHAT_HISTORY_MAX", "0" },
+		{ "CHAT_HISTORY_MAX_TOTAL", "0" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -547,6 +565,7 @@ main(void)
 		T(test_config_unknown_flag_is_named),
 		T(test_config_bad_number_names_flag_and_value),
 		T(test_config_out_of_range_names_flag),
+		T(test_config_history_max_total_from_env_and_flag),
 		T(test_config_missing_value_names_flag),
 		T(test_config_bad_log_level_names_flag_and_choices),
 		T(test_config_empty_string_option_is_an_error),

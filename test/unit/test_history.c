@@ -1,7 +1,8 @@
 /*
  * history: the SQLite store on real files in a temp dir: schema creation,
- * reopening, replay windows and `more`, cid lookup, retention, and refusal of
- * files it must not touch (newer schema, corrupt, foreign, unwritable).
+ * reopening, replay windows and `more`, cid lookup, retention per room and
+ * store-wide, the version 1 migration, another process's lock, and refusal
+ * of files it must not touch (newer schema, corrupt, foreign, unwritable).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "history.h"
@@ -54,15 +57,25 @@ teardown(void **state)
 	return 0;
 }
 
+/* No store-wide bound to speak of. */
+#define NO_TOTAL ((uint64_t)1 << 40)
+
 static struct history *
-open_ok(struct fixture *f, uint64_t max)
+open_total(struct fixture *f, uint64_t max, uint64_t max_total)
 {
 	char err[256] = "";
-	struct history *h = history_open(f->path, max, err, sizeof(err));
+	struct history *h = history_open(f->path, max, max_total, err,
+					 sizeof(err));
 
 	if (!h)
 		fail_msg("history_open(%s): %s", f->path, err);
 	return h;
+}
+
+static struct history *
+open_ok(struct fixture *f, uint64_t max)
+{
+	return open_total(f, max, NO_TOTAL);
 }
 
 static void
@@ -292,11 +305,269 @@ test_history_retention_keeps_the_newest(void **state)
 	assert_int_equal(history_last_id(f->h, "lobby"), 35);
 }
 
+/* One number from the file, read over a connection of the test's own. */
+static long long
+db_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The ids stored for room, oldest first. */
+static void
+room_ids(struct history *h, const char *room, struct seen *s)
+{
+	bool more;
+
+	s->n = 0;
+	assert_int_equal(history_after(h, room, 0, 1000, collect, s, &more), 0);
+	assert_false(more);
+}
+
+static void
+test_history_total_cap_trims_the_oldest_of_any_room(void **state)
+{
+	struct fixture *f = *state;
+	/* Each room in turn holds the oldest messages, and commits take
+	 * several messages at once. */
+	const char order[] = "aaaaaaabbbbbcccabcabcbaca";
+	char rooms[3][2] = { "a", "b", "c" };
+	struct {
+		int room;
+		uint64_t id;
+	} sent[sizeof(order) - 1];
+	uint64_t next[3] = { 0 };
+	const unsigned total = sizeof(order) - 1, kept = 10;
+
+	f->h = open_total(f, 100, kept);
+	for (unsigned i = 0; i < total; i++) {
+		int r = order[i] - 'a';
+
+		sent[i].room = r;
+		sent[i].id = ++next[r];
+		append(f->h, rooms[r], sent[i].id, NULL);
+		if (i % 4 == 3)
+			assert_int_equal(history_commit(f->h), 0);
+	}
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_count(f->h), kept);
+	assert_int_equal(db_int(f->path, "SELECT count(*) FROM messages"),
+			 kept);
+	/* Exactly the newest ten of all, whatever their room. */
+	for (int r = 0; r < 3; r++) {
+		struct seen s = { 0 };
+		unsigned n = 0;
+
+		room_ids(f->h, rooms[r], &s);
+		for (unsigned i = total - kept; i < total; i++)
+			if (sent[i].room == r) {
+				assert_true(n < s.n);
+				assert_int_equal(s.ids[n], sent[i].id);
+				n++;
+			}
+		assert_int_equal(s.n, n);
+	}
+}
+
+static void
+test_history_total_cap_never_reuses_ids_of_an_emptied_room(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+
+	f->h = open_total(f, 100, 10);
+	for (uint64_t id = 1; id <= 3; id++)
+		append(f->h, "early", id, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	for (uint64_t id = 1; id <= 12; id++)
+		append(f->h, "busy", id, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	room_ids(f->h, "early", &s);
+	assert_int_equal(s.n, 0);
+	room_ids(f->h, "busy", &s);
+	assert_ids(&s, 3, 10);
+	/* "early" has no rows left, yet its ids must not start over; nor may
+	 * a room name that only looks new. */
+	assert_int_equal(history_last_id(f->h, "early"), 3);
+	assert_int_equal(history_last_id(f->h, "fresh"), 3);
+	assert_int_equal(history_last_id(f->h, "busy"), 12);
+
+	history_close(f->h);
+	f->h = open_total(f, 100, 10);
+	assert_int_equal(history_count(f->h), 10);
+	assert_int_equal(history_last_id(f->h, "early"), 3);
+	assert_int_equal(history_last_id(f->h, "busy"), 12);
+	append(f->h, "early", 4, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	history_close(f->h);
+	f->h = open_total(f, 100, 10);
+	assert_int_equal(history_last_id(f->h, "early"), 4);
+	assert_int_equal(history_count(f->h), 10);
+}
+
+static void
+test_history_room_and_total_caps_count_each_row_once(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+
+	/* The rooms' own retention leaves exactly the total: nothing more
+	 * may go. */
+	f->h = open_total(f, 5, 10);
+	for (uint64_t id = 1; id <= 8; id++) {
+		append(f->h, "a", id, NULL);
+		append(f->h, "b", id, NULL);
+	}
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_count(f->h), 10);
+	room_ids(f->h, "a", &s);
+	assert_ids(&s, 4, 5);
+	room_ids(f->h, "b", &s);
+	assert_ids(&s, 4, 5);
+}
+
+static void
+test_history_lowered_total_cap_drains_a_batch_per_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	uint64_t id;
+
+	f->h = open_ok(f, 100000);
+	for (id = 1; id <= 1200; id++)
+		append(f->h, "lobby", id, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	history_close(f->h);
+
+	f->h = open_total(f, 100000, 100);
+	/* Counted at open; nothing is deleted before a commit. */
+	assert_int_equal(history_count(f->h), 1200);
+	/* Each commit deletes what it added plus one batch. */
+	append(f->h, "lobby", id++, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_count(f->h), 1200 - HISTORY_TRIM_BATCH);
+	assert_int_equal(db_int(f->path, "SELECT count(*) FROM messages"),
+			 1200 - HISTORY_TRIM_BATCH);
+	append(f->h, "lobby", id++, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_count(f->h), 1200 - 2 * HISTORY_TRIM_BATCH);
+	append(f->h, "lobby", id++, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_count(f->h), 100);
+	assert_int_equal(db_int(f->path, "SELECT count(*) FROM messages"), 100);
+	room_ids(f->h, "lobby", &s);
+	assert_ids(&s, 1104, 100);
+}
+
+static void
+test_history_migrates_version_1_oldest_first_by_time(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	sqlite3 *db;
+
+	/* A file as chatd with schema version 1 left it. Room d's clock went
+	 * back: its id 2 is newer than its id 1 whatever ts says. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "CREATE TABLE schema_version (version INTEGER "
+			     "NOT NULL);"
+			     "CREATE TABLE messages (room TEXT NOT NULL,"
+			     " id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+			     " nick TEXT NOT NULL, text TEXT NOT NULL,"
+			     " cid TEXT, PRIMARY KEY (room, id)) WITHOUT ROWID;"
+			     "CREATE INDEX messages_by_cid ON messages (room,"
+			     " nick, cid) WHERE cid IS NOT NULL;"
+			     "INSERT INTO schema_version VALUES (1);"
+			     "INSERT INTO messages VALUES"
+			     " ('a', 1, 100, 'n', 'a1', NULL),"
+			     " ('b', 1, 200, 'n', 'b1', NULL),"
+			     " ('a', 2, 300, 'n', 'a2', NULL),"
+			     " ('b', 2, 400, 'n', 'b2', 'x'),"
+			     " ('d', 1, 500, 'n', 'd1', NULL),"
+			     " ('d', 2, 50, 'n', 'd2', NULL);",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	f->h = open_total(f, 100, 4);
+	assert_int_equal(db_int(f->path, "SELECT version FROM schema_version"),
+			 HISTORY_SCHEMA_VERSION);
+	assert_int_equal(history_count(f->h), 6);
+	append(f->h, "c", 1, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	/* a1, b1, a2 went, in the order they were written. */
+	room_ids(f->h, "a", &s);
+	assert_int_equal(s.n, 0);
+	room_ids(f->h, "b", &s);
+	assert_ids(&s, 2, 1);
+	room_ids(f->h, "d", &s);
+	assert_ids(&s, 1, 2);
+	room_ids(f->h, "c", &s);
+	assert_ids(&s, 1, 1);
+	assert_int_equal(history_last_id(f->h, "a"), 2);
+	assert_int_equal(history_find_cid(f->h, "b", "n", "x", collect, &s), 1);
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+test_history_append_waits_for_a_lock_then_fails_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct chat_record r = {
+		.room = "lobby", .id = 1, .ts = 1, .nick = "alice",
+		.text = "hi", .text_len = 2,
+	};
+	sqlite3 *db;
+	long long t0, waited;
+
+	f->h = open_ok(f, 100);
+	/* Another process's write lock, as the sqlite3 CLI would take. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	t0 = mono_ms();
+	assert_int_equal(history_append(f->h, &r), -EBUSY);
+	waited = mono_ms() - t0;
+	if (waited < HISTORY_BUSY_TIMEOUT_MS * 3 / 4 || waited > 5000)
+		fail_msg("waited %lld ms for the lock, not about %d", waited,
+			 HISTORY_BUSY_TIMEOUT_MS);
+	/* Nothing is left open to fail later appends or the commit. */
+	assert_false(history_has_pending(f->h));
+	assert_int_equal(history_count(f->h), 0);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(history_append(f->h, &r), 0);
+	assert_int_equal(history_commit(f->h), 0);
+	assert_int_equal(history_last_id(f->h, "lobby"), 1);
+	assert_int_equal(history_count(f->h), 1);
+	sqlite3_close(db);
+}
+
 static void
 expect_refused(struct fixture *f, const char *needle)
 {
 	char err[256] = "";
-	struct history *h = history_open(f->path, 100, err, sizeof(err));
+	struct history *h = history_open(f->path, 100, NO_TOTAL, err,
+					 sizeof(err));
 
 	assert_null(h);
 	if (!strstr(err, needle))
@@ -409,7 +680,7 @@ test_history_refuses_unwritable_directory(void **state)
 
 		if (getuid() == 0 && (setgid(65534) || setuid(65534)))
 			_exit(3);
-		h = history_open(f->path, 100, err, sizeof(err));
+		h = history_open(f->path, 100, NO_TOTAL, err, sizeof(err));
 		_exit(h ? 1 : strstr(err, "cannot") ? 0 : 2);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -425,7 +696,7 @@ test_history_memory_store_works(void **state)
 	char err[256];
 	bool more;
 
-	f->h = history_open(":memory:", 100, err, sizeof(err));
+	f->h = history_open(":memory:", 100, NO_TOTAL, err, sizeof(err));
 	assert_non_null(f->h);
 	append(f->h, "lobby", 1, NULL);
 	history_commit(f->h);
@@ -447,6 +718,12 @@ main(void)
 		T(test_history_find_cid_matches_room_nick_and_cid),
 		T(test_history_find_cid_ignores_messages_beyond_the_window),
 		T(test_history_retention_keeps_the_newest),
+		T(test_history_total_cap_trims_the_oldest_of_any_room),
+		T(test_history_total_cap_never_reuses_ids_of_an_emptied_room),
+		T(test_history_room_and_total_caps_count_each_row_once),
+		T(test_history_lowered_total_cap_drains_a_batch_per_commit),
+		T(test_history_migrates_version_1_oldest_first_by_time),
+		T(test_history_append_waits_for_a_lock_then_fails_alone),
 		T(test_history_refuses_newer_schema_untouched),
 		T(test_history_refuses_corrupt_file),
 		T(test_history_refuses_corrupt_pages_behind_a_valid_header),
