@@ -1,5 +1,7 @@
 /*
- * Chained hash table of owned string keys to borrowed values.
+ * Chained hash table of owned string keys to borrowed values, hashed with
+ * SipHash-1-3 under a per-process random key (as Redis does), so names a
+ * client picks cannot be made to land in one bucket.
  */
 #include "dict.h"
 
@@ -9,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 struct dict_entry {
 	struct dict_entry *next;
@@ -19,9 +24,12 @@ struct dict_entry {
 
 #define DICT_MIN_BUCKETS 16
 
+static void seed_once(void);
+
 void
 dict_init(struct dict *d, bool nocase)
 {
+	seed_once();
 	*d = (struct dict){ .nocase = nocase };
 }
 
@@ -37,20 +45,100 @@ dict_fini(struct dict *d)
 		}
 	}
 	free(d->buckets);
-	dict_init(d, d->nocase);
+	*d = (struct dict){ .nocase = d->nocase };
 }
 
-/* FNV-1a, folded to lower case for nocase tables. */
+static uint64_t sip_k0, sip_k1;
+static bool seeded;
+
+void
+dict_set_seed(const uint8_t key[16])
+{
+	memcpy(&sip_k0, key, 8);
+	memcpy(&sip_k1, key + 8, 8);
+	seeded = true;
+}
+
+/* The first table made draws the key; every table of the process uses it. */
+static void
+seed_once(void)
+{
+	uint8_t key[16];
+
+	if (seeded)
+		return;
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		/* No entropy source: still differs from run to run. */
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^
+		    (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+		memcpy(key, &x, 8);
+		x = x * 0xbf58476d1ce4e5b9ull + (uint64_t)(uintptr_t)&x;
+		memcpy(key + 8, &x, 8);
+	}
+	dict_set_seed(key);
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                              \
+	do {                                                                  \
+		v0 += v1;                                                     \
+		v1 = ROTL(v1, 13);                                            \
+		v1 ^= v0;                                                     \
+		v0 = ROTL(v0, 32);                                            \
+		v2 += v3;                                                     \
+		v3 = ROTL(v3, 16);                                            \
+		v3 ^= v2;                                                     \
+		v0 += v3;                                                     \
+		v3 = ROTL(v3, 21);                                            \
+		v3 ^= v0;                                                     \
+		v2 += v1;                                                     \
+		v1 = ROTL(v1, 17);                                            \
+		v1 ^= v2;                                                     \
+		v2 = ROTL(v2, 32);                                            \
+	} while (0)
+
+/*
+ * SipHash-1-3 (one compression round, three finalization rounds, the
+ * variant Redis uses for its tables) of key, read as little-endian 8-byte
+ * words, each byte folded to lower case for nocase tables.
+ */
 static uint32_t
 hash_key(const struct dict *d, const char *key)
 {
-	uint32_t h = 2166136261u;
+	uint64_t v0 = 0x736f6d6570736575ull ^ sip_k0;
+	uint64_t v1 = 0x646f72616e646f6dull ^ sip_k1;
+	uint64_t v2 = 0x6c7967656e657261ull ^ sip_k0;
+	uint64_t v3 = 0x7465646279746573ull ^ sip_k1;
+	const unsigned char *p = (const unsigned char *)key;
+	uint64_t m = 0, len = 0;
+	unsigned n = 0;
 
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-		h ^= d->nocase ? (unsigned char)tolower(*p) : *p;
-		h *= 16777619u;
+	for (; *p; p++, len++) {
+		uint64_t c = d->nocase ? (unsigned char)tolower(*p) : *p;
+
+		m |= c << (8 * n);
+		if (++n == 8) {
+			v3 ^= m;
+			SIPROUND;
+			v0 ^= m;
+			m = 0;
+			n = 0;
+		}
 	}
-	return h;
+	m |= len << 56;
+	v3 ^= m;
+	SIPROUND;
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	m = v0 ^ v1 ^ v2 ^ v3;
+	return (uint32_t)(m ^ m >> 32);
 }
 
 static bool
@@ -153,4 +241,10 @@ dict_foreach(const struct dict *d,
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct dict_entry *e = d->buckets[i]; e; e = e->next)
 			fn(e->key, e->value, ud);
+}
+
+uint32_t
+dict_hash(const struct dict *d, const char *key)
+{
+	return hash_key(d, key);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct dict_entry;
 
@@ -18,7 +19,13 @@ struct dict {
 	bool nocase;
 };
 
+/* The first dict_init() of a process draws the hash key at random. */
 void dict_init(struct dict *d, bool nocase);
+/* Sets the hash key of every table made after it (tests; not thread-safe).
+ * Tables made before keep stale hashes: call it before any. */
+void dict_set_seed(const uint8_t key[16]);
+/* The hash a table gives key (tests). */
+uint32_t dict_hash(const struct dict *d, const char *key);
 /* Frees the table and its key copies; values are the caller's. */
 void dict_fini(struct dict *d);
 

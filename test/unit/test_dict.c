@@ -313,12 +313,73 @@ test_dict_fini_empties_and_table_is_reusable(void **state)
 	assert_ptr_equal(dict_get(d, "key"), &vals[2]);
 }
 
+/* Runs first: the key drawn at the first dict_init() is not a fixed one. */
+static void
+test_dict_process_seed_is_random(void **state)
+{
+	static const uint8_t zero[16] = { 0 };
+	struct dict *d = *state;
+	uint32_t seeded = dict_hash(d, "lobby"), fixed;
+	struct dict z;
+
+	dict_set_seed(zero);
+	dict_init(&z, false);
+	fixed = dict_hash(&z, "lobby");
+	dict_fini(&z);
+	/* 1 in 2^32 to fail by chance. */
+	assert_int_not_equal(seeded, fixed);
+}
+
+/*
+ * Names chosen to share one bucket under one key (as an attacker who knew
+ * the key would pick them) spread out under another.
+ */
+static void
+test_dict_names_colliding_under_one_key_spread_under_another(void **state)
+{
+	enum { N = 64, BUCKETS = 1024 };
+	static const uint8_t key_a[16] = { 1, 2, 3, 4, 5, 6, 7, 8,
+					   9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t key_b[16] = { 16, 15, 14, 13, 12, 11, 10, 9,
+					   8, 7, 6, 5, 4, 3, 2, 1 };
+	char names[N][16];
+	unsigned found = 0, per_bucket[BUCKETS] = { 0 }, worst = 0;
+	struct dict d;
+
+	(void)state;
+	dict_set_seed(key_a);
+	dict_init(&d, true);
+	for (unsigned i = 0; found < N; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "n%u", i);
+		if ((dict_hash(&d, name) & (BUCKETS - 1)) == 0)
+			memcpy(names[found++], name, sizeof(name));
+	}
+	dict_fini(&d);
+
+	dict_set_seed(key_b);
+	dict_init(&d, true);
+	for (unsigned i = 0; i < N; i++) {
+		unsigned b = dict_hash(&d, names[i]) & (BUCKETS - 1);
+
+		if (++per_bucket[b] > worst)
+			worst = per_bucket[b];
+	}
+	dict_fini(&d);
+	/* 64 balls in 1024 bins: more than 4 in one is very unlikely. */
+	if (worst > 4)
+		fail_msg("%u of the %d names still share a bucket", worst, N);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_case, teardown)
 #define TN(f) { "nocase:" #f, f, setup_nocase, teardown, NULL }
+		T(test_dict_process_seed_is_random),
+		T(test_dict_names_colliding_under_one_key_spread_under_another),
 		T(test_dict_empty_table_finds_nothing),
 		TN(test_dict_empty_table_finds_nothing),
 		T(test_dict_set_then_get_returns_value),

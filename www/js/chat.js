@@ -97,8 +97,8 @@ export class ChatClient {
 		this.send(frames.join(room.name, room.joinSince, JOIN_CID_PREFIX + room.name));
 	}
 
-	// The server refused a request for its rate: send it again a little
-	// later, together with anything else refused meanwhile.
+	// The server refused a request for now (its rate, or storage busy): send
+	// it again a little later, together with anything else refused meanwhile.
 	retryLater(cid) {
 		if (cid.startsWith(JOIN_CID_PREFIX)) {
 			this.retryJoins.add(cid.slice(JOIN_CID_PREFIX.length));
@@ -258,9 +258,11 @@ export class ChatClient {
 	onError(f) {
 		const code = String(f.code ?? 'error');
 		const text = String(f.message ?? code);
-		if (code === 'rate_limited') {
+		if (code === 'rate_limited' || code === 'unavailable') {
+			// Refused for now, not for good: the same cid is sent again.
 			if (typeof f.cid === 'string') this.retryLater(f.cid);
-			this.view.notice('Sending too fast; retrying in a moment.', code);
+			this.view.notice(code === 'rate_limited' ? 'Sending too fast; retrying in a moment.'
+				: 'The server could not store that; retrying in a moment.', code);
 			return;
 		}
 		if (code === 'nick_taken' || code === 'bad_nick') {
