@@ -14,49 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct db_dir {
-	char dir[64];
-	char db[128];
-	char arg[160]; /* "--db=PATH" */
-};
-
-static int
-setup(void **state)
-{
-	struct db_dir *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return -1;
-	strcpy(d->dir, "/tmp/chatd-db-XXXXXX");
-	if (!mkdtemp(d->dir))
-		return -1;
-	snprintf(d->db, sizeof(d->db), "%s/chat.db", d->dir);
-	snprintf(d->arg, sizeof(d->arg), "--db=%s", d->db);
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct db_dir *d = *state;
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(d);
-	return 0;
-}
-
-static void
-start(struct chatd *s, const struct db_dir *d, const char *extra)
-{
-	const char *args[] = { d->arg, extra, NULL };
-
-	if (chatd_start(s, args))
-		fail_msg("chatd did not start with %s", d->arg);
-}
 
 static void
 stop_ok(struct chatd *s)
@@ -109,7 +66,7 @@ history_ids(json_t *h, json_int_t *ids, size_t max)
 static void
 test_restart_keeps_history_and_ids(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct chatd s;
 	struct ws_client *c;
@@ -117,7 +74,7 @@ test_restart_keeps_history_and_ids(void **state)
 	json_t *h;
 	size_t n;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	for (int i = 1; i <= 3; i++) {
 		char text[16];
@@ -128,7 +85,7 @@ test_restart_keeps_history_and_ids(void **state)
 	ws_free(c);
 	stop_ok(&s);
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = connect_for_history(s.port, &h);
 	n = history_ids(h, ids, 64);
 	assert_int_equal(n, 3);
@@ -146,7 +103,7 @@ test_restart_keeps_history_and_ids(void **state)
 static void
 test_sigkill_keeps_a_received_message(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct chatd s;
 	struct ws_client *c;
@@ -154,7 +111,7 @@ test_sigkill_keeps_a_received_message(void **state)
 	json_t *h;
 	size_t n;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	for (int i = 0; i < 20; i++)
 		say(c, nick, "warm-up", NULL);
@@ -163,7 +120,7 @@ test_sigkill_keeps_a_received_message(void **state)
 	chatd_kill(&s);
 	ws_free(c);
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = connect_for_history(s.port, &h);
 	n = history_ids(h, ids, 64);
 	assert_true(n >= 1);
@@ -180,7 +137,7 @@ test_sigkill_keeps_a_received_message(void **state)
 static void
 test_since_replays_exactly_the_missed_ones_across_restart(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1], other[CHAT_NICK_MAX + 1];
 	struct chatd s;
 	struct ws_client *a, *b;
@@ -188,7 +145,7 @@ test_since_replays_exactly_the_missed_ones_across_restart(void **state)
 	json_t *h;
 	size_t n;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	a = chat_connect(s.port, nick);
 	seen = say(a, nick, "seen by a", NULL);
 	ws_free(a); /* a goes away, b keeps talking */
@@ -198,7 +155,7 @@ test_since_replays_exactly_the_missed_ones_across_restart(void **state)
 	ws_free(b);
 	stop_ok(&s);
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	a = chat_connect(s.port, NULL);
 	h = chat_join_ex(a, "lobby", NULL, (long long)seen, NULL);
 	n = history_ids(h, ids, 64);
@@ -214,7 +171,7 @@ test_since_replays_exactly_the_missed_ones_across_restart(void **state)
 static void
 test_resend_by_cid_after_restart_is_delivered_once(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1], watcher_nick[CHAT_NICK_MAX + 1];
 	char guest[CHAT_NICK_MAX + 1];
 	struct chatd s;
@@ -223,7 +180,7 @@ test_resend_by_cid_after_restart_is_delivered_once(void **state)
 	json_t *m, *h;
 	long long ts;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	chat_say(c, NULL, "exactly once", "cid-42");
 	m = chat_wait_msg(c, "lobby", nick, "exactly once", "cid-42");
@@ -234,7 +191,7 @@ test_resend_by_cid_after_restart_is_delivered_once(void **state)
 	stop_ok(&s);
 
 	/* After a restart the client reclaims its nick and resends. */
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	w = chat_connect(s.port, watcher_nick);
 	c = chat_connect(s.port, guest);
 	chat_expect_presence(w, "lobby", "join", guest, NULL);
@@ -261,14 +218,14 @@ test_resend_by_cid_after_restart_is_delivered_once(void **state)
 static void
 test_retention_keeps_history_max_per_room(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct chatd s;
 	struct ws_client *c;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	start(&s, d, "--history-max=10");
+	chat_db_dir_start(&s, d, "--history-max=10");
 	c = chat_connect(s.port, nick);
 	for (int i = 0; i < 30; i++)
 		say(c, nick, "kept or not", NULL);
@@ -291,7 +248,7 @@ test_retention_keeps_history_max_per_room(void **state)
 
 /* chatd must refuse the file with exit 2 and a line naming --db. */
 static void
-expect_refused(const struct db_dir *d, const char *needle)
+expect_refused(const struct chat_db_dir *d, const char *needle)
 {
 	const char *args[] = { d->arg, NULL };
 	struct chatd_opts o = { .args = args };
@@ -307,7 +264,7 @@ expect_refused(const struct db_dir *d, const char *needle)
 static void
 test_corrupt_file_is_refused_untouched(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char junk[4096], back[4096];
 	FILE *fp;
 
@@ -328,7 +285,7 @@ test_corrupt_file_is_refused_untouched(void **state)
 static void
 test_newer_schema_is_refused(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	sqlite3 *db;
 
 	assert_int_equal(sqlite3_open(d->db, &db), SQLITE_OK);
@@ -345,7 +302,7 @@ test_newer_schema_is_refused(void **state)
 static void
 test_unwritable_location_is_refused(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 
 	/* Root ignores permission bits; /proc refuses new files to anyone. */
 	snprintf(d->arg, sizeof(d->arg), "--db=/proc/chatd-test.db");
@@ -355,14 +312,14 @@ test_unwritable_location_is_refused(void **state)
 static void
 test_empty_file_is_migrated(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	struct chatd s;
 	struct ws_client *c;
 	FILE *fp = fopen(d->db, "wb");
 
 	assert_non_null(fp);
 	fclose(fp);
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, NULL);
 	assert_int_equal(chat_roundtrip(c, NULL), 1);
 	ws_free(c);
@@ -372,7 +329,7 @@ test_empty_file_is_migrated(void **state)
 static void
 test_big_replay_is_split_not_culled(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1], text[3001];
 	struct chatd s;
 	struct ws_client *c, *late;
@@ -381,7 +338,7 @@ test_big_replay_is_split_not_culled(void **state)
 	bool more = true;
 
 	/* 100 messages of 3000 bytes: 300 KB of history, a 64 KiB queue. */
-	start(&s, d, "--send-queue-bytes=65536");
+	chat_db_dir_start(&s, d, "--send-queue-bytes=65536");
 	c = chat_connect(s.port, nick);
 	memset(text, 'r', 3000);
 	text[3000] = '\0';
@@ -414,7 +371,7 @@ test_big_replay_is_split_not_culled(void **state)
 static void
 test_resend_trimmed_away_is_stored_again(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct chatd s;
 	struct ws_client *c;
@@ -422,7 +379,7 @@ test_resend_trimmed_away_is_stored_again(void **state)
 
 	/* Keep one message per room: the original of a resend can be
 	 * trimmed by the very commit that precedes the resend's check. */
-	start(&s, d, "--history-max=1");
+	chat_db_dir_start(&s, d, "--history-max=1");
 	c = chat_connect(s.port, nick);
 	chat_say(c, NULL, "a", "x");
 	chat_say(c, NULL, "b", "y");
@@ -441,7 +398,10 @@ test_resend_trimmed_away_is_stored_again(void **state)
 	stop_ok(&s);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+/* Each test gets its own history file, kept across restarts. */
+#define T(name)                                                               \
+	cmocka_unit_test_setup_teardown(name, chat_db_dir_setup,               \
+					chat_db_dir_teardown)
 
 int
 main(void)

@@ -13,49 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct db_dir {
-	char dir[64];
-	char db[128];
-	char arg[160]; /* "--db=PATH" */
-};
-
-static int
-setup(void **state)
-{
-	struct db_dir *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return -1;
-	strcpy(d->dir, "/tmp/chatd-limits-XXXXXX");
-	if (!mkdtemp(d->dir))
-		return -1;
-	snprintf(d->db, sizeof(d->db), "%s/chat.db", d->dir);
-	snprintf(d->arg, sizeof(d->arg), "--db=%s", d->db);
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct db_dir *d = *state;
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(d);
-	return 0;
-}
-
-static void
-start(struct chatd *s, const struct db_dir *d, const char *extra)
-{
-	const char *args[] = { d->arg, extra, NULL };
-
-	if (chatd_start(s, args))
-		fail_msg("chatd did not start with %s", d->arg);
-}
 
 /* Sends text to room and returns the id of the echo. */
 static json_int_t
@@ -107,14 +64,14 @@ expect_history_ids(json_t *h, json_int_t first, json_int_t last)
 static void
 test_total_cap_keeps_the_newest_of_all_rooms_across_restart(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	const char *rooms[] = { "early", "north", "south" };
 	char nicks[3][CHAT_NICK_MAX + 1], nick[CHAT_NICK_MAX + 1];
 	struct ws_client *c[3];
 	struct chatd s;
 	json_t *h;
 
-	start(&s, d, "--history-max-total=20");
+	chat_db_dir_start(&s, d, "--history-max-total=20");
 	/* A client per room: each session has its own rate allowance. */
 	for (int i = 0; i < 3; i++) {
 		c[i] = chat_connect(s.port, nicks[i]);
@@ -142,7 +99,7 @@ test_total_cap_keeps_the_newest_of_all_rooms_across_restart(void **state)
 					"WHERE room = 'south'"),
 			 3);
 
-	start(&s, d, "--history-max-total=20");
+	chat_db_dir_start(&s, d, "--history-max-total=20");
 	c[0] = chat_connect(s.port, nick);
 	h = chat_join_ex(c[0], "north", NULL, 0, NULL);
 	expect_history_ids(h, 3, 12);
@@ -186,14 +143,14 @@ unlock_db(sqlite3 *db)
 static void
 test_locked_database_answers_unavailable_then_stores_again(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1], other[CHAT_NICK_MAX + 1];
 	struct ws_client *c, *w;
 	struct chatd s;
 	sqlite3 *db;
 	json_t *m;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	db = lock_db(d->db);
 	/* Held for far longer than chatd's busy timeout. */
@@ -220,13 +177,13 @@ test_locked_database_answers_unavailable_then_stores_again(void **state)
 static void
 test_resend_after_unavailable_is_stored_once(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct ws_client *c;
 	struct chatd s;
 	sqlite3 *db;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	db = lock_db(d->db);
 	chat_say(c, NULL, "typed during a blip", "blip-1");
@@ -247,14 +204,14 @@ test_resend_after_unavailable_is_stored_once(void **state)
 static void
 test_short_lock_is_waited_out(void **state)
 {
-	struct db_dir *d = *state;
+	struct chat_db_dir *d = *state;
 	char nick[CHAT_NICK_MAX + 1];
 	struct ws_client *c;
 	struct chatd s;
 	sqlite3 *db;
 	json_t *m;
 
-	start(&s, d, NULL);
+	chat_db_dir_start(&s, d, NULL);
 	c = chat_connect(s.port, nick);
 	db = lock_db(d->db);
 	chat_say(c, NULL, "brief", "brief-1");
@@ -269,7 +226,10 @@ test_short_lock_is_waited_out(void **state)
 	assert_int_equal(db_int(d->db, "SELECT count(*) FROM messages"), 1);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+/* Each test gets its own history file, kept across restarts. */
+#define T(name)                                                               \
+	cmocka_unit_test_setup_teardown(name, chat_db_dir_setup,               \
+					chat_db_dir_teardown)
 
 int
 main(void)

@@ -461,3 +461,44 @@ chat_roundtrip_at(const char *file, int line, struct ws_client *c,
 	json_decref(m);
 	return id;
 }
+
+int
+chat_db_dir_setup(void **state)
+{
+	struct chat_db_dir *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -1;
+	strcpy(d->dir, "/tmp/chatd-db-XXXXXX");
+	if (!mkdtemp(d->dir)) {
+		free(d);
+		return -1;
+	}
+	snprintf(d->db, sizeof(d->db), "%s/chat.db", d->dir);
+	snprintf(d->arg, sizeof(d->arg), "--db=%s", d->db);
+	*state = d;
+	return 0;
+}
+
+int
+chat_db_dir_teardown(void **state)
+{
+	struct chat_db_dir *d = *state;
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(d);
+	return 0;
+}
+
+void
+chat_db_dir_start(struct chatd *s, const struct chat_db_dir *d,
+		  const char *extra)
+{
+	const char *args[] = { d->arg, extra, NULL };
+
+	if (chatd_start(s, args))
+		fail_msg("chatd did not start with %s", d->arg);
+}

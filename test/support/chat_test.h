@@ -181,6 +181,21 @@ bool chat_name_is_valid(const char *s, size_t max);
 /* Current wall clock in epoch milliseconds. */
 long long chat_now_ms(void);
 
+/*
+ * A fresh temp dir for a history file that outlives one chatd (restarts):
+ * cmocka setup/teardown putting a struct chat_db_dir in *state, and a
+ * start that adds its --db (plus one extra flag, may be NULL).
+ */
+struct chat_db_dir {
+	char dir[64];
+	char db[128];
+	char arg[160]; /* "--db=PATH" */
+};
+int chat_db_dir_setup(void **state);
+int chat_db_dir_teardown(void **state);
+void chat_db_dir_start(struct chatd *s, const struct chat_db_dir *d,
+		       const char *extra);
+
 /* Raises RLIMIT_NOFILE's soft limit to at least n (up to the hard one). */
 void chat_raise_nofile(long n);
 
