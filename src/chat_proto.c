@@ -333,12 +333,23 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	const struct lws_protocols *p =
 		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
 	struct chat_vhd *vhd = p ? lws_protocol_vh_priv_get(vh, p) : NULL;
-	char addr[CONN_LIMITS_ADDR_MAX];
+	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
 	int rc = upgrade_confirm(wsi, upgrade);
 
 	if (rc || !vhd)
 		return rc;
 	peer_addr(wsi, addr, sizeof(addr));
+	if (!upgrade_origin_allowed(wsi, vhd->chat.cfg->allowed_origins, origin,
+				    sizeof(origin))) {
+		/* The header is the client's: no control bytes in the log. */
+		for (char *q = origin; *q; q++)
+			if ((unsigned char)*q < ' ' || *q == 0x7f)
+				*q = '?';
+		log_info("%s: handshake from origin '%s' refused (403)", addr,
+			 origin);
+		return upgrade_refuse(wsi, 403, "Forbidden", "",
+				      "this origin may not connect\n");
+	}
 	if (conn_limits_admit(&vhd->limits, addr))
 		return 0;
 	vhd->chat.stats.refused_busy++;

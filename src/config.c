@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-enum opt_kind { OPT_UINT, OPT_SIZE, OPT_STRING, OPT_LEVEL };
+enum opt_kind { OPT_UINT, OPT_SIZE, OPT_STRING, OPT_LEVEL, OPT_ORIGINS };
 
 struct option_spec {
 	const char *flag;
@@ -63,6 +65,10 @@ static const struct option_spec options[] = {
 	  "requests a client may send at once (default 40)" },
 	{ "--max-rooms", "CHAT_MAX_ROOMS", OPT_UINT, FIELD(max_rooms), 1,
 	  100000000, "rooms in use at once (default 10000)" },
+	{ "--allowed-origin", "CHAT_ALLOWED_ORIGINS", OPT_ORIGINS,
+	  FIELD(allowed_origins), 0, 0,
+	  "a web origin whose pages may connect (repeatable; * any; the "
+	  "variable is comma-separated)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
 };
@@ -93,6 +99,78 @@ set_defaults(struct config *cfg)
 	};
 }
 
+/* "*" or scheme://host[:port] with scheme http or https, nothing after. */
+static bool
+origin_is_valid(const char *o, size_t len)
+{
+	size_t skip;
+
+	if (len == 1 && o[0] == '*')
+		return true;
+	if (len > 7 && !strncasecmp(o, "http://", 7))
+		skip = 7;
+	else if (len > 8 && !strncasecmp(o, "https://", 8))
+		skip = 8;
+	else
+		return false;
+	for (size_t i = skip; i < len; i++)
+		if (o[i] == '/' || o[i] == '?' || o[i] == '#' || o[i] == ',' ||
+		    (unsigned char)o[i] <= ' ')
+			return false;
+	return true;
+}
+
+/*
+ * Adds the comma-separated origins in value to cfg->allowed_origins. The
+ * first --allowed-origin replaces what the environment said; later ones
+ * add to it.
+ */
+static int
+add_origins(struct config *cfg, const char *value, bool from_flag,
+	    const char *source, char *err, size_t errlen)
+{
+	char *list = cfg->allowed_origins;
+	size_t used;
+
+	if (!*value) {
+		snprintf(err, errlen, "%s: empty value", source);
+		return -1;
+	}
+	if (from_flag && !cfg->origins_from_flag) {
+		list[0] = '\0';
+		cfg->origins_from_flag = true;
+	}
+	used = strlen(list);
+	for (const char *p = value; *p;) {
+		size_t len = strcspn(p, ",");
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (!origin_is_valid(p, len)) {
+			snprintf(err, errlen,
+				 "%s: '%.*s' is not an origin such as "
+				 "https://chat.example.com or *",
+				 source, (int)(len > 200 ? 200 : len), p);
+			return -1;
+		}
+		if (used + len + 2 > sizeof(cfg->allowed_origins)) {
+			snprintf(err, errlen, "%s: too many origins", source);
+			return -1;
+		}
+		if (used)
+			list[used++] = ',';
+		memcpy(list + used, p, len);
+		used += len;
+		list[used] = '\0';
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 /* Stores value into the field; the caller names the source in errors. */
 static int
 apply(struct config *cfg, const struct option_spec *o, const char *value,
@@ -103,6 +181,9 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 	char *end;
 
 	switch (o->kind) {
+	case OPT_ORIGINS:
+		return add_origins(cfg, value, source == o->flag, source, err,
+				   errlen);
 	case OPT_STRING:
 		if (!*value) {
 			snprintf(err, errlen, "%s: empty value", source);

@@ -5,6 +5,7 @@
 #ifndef CHAT_CONFIG_H
 #define CHAT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "log.h"
@@ -42,6 +43,10 @@ struct config {
 	unsigned burst;     /* requests a quiet session may send at once */
 	unsigned max_rooms; /* rooms with members at once */
 	enum log_level log_level;
+	/* Web origins allowed besides the server's own: comma-separated,
+	 * "*" for any; "" for none. */
+	char allowed_origins[2048];
+	bool origins_from_flag; /* a flag replaced the environment's list */
 };
 
 enum config_result {

@@ -118,3 +118,44 @@ upgrade_confirm(struct lws *wsi, const char *upgrade)
 				      "the only subprotocol is \"chat\"\n");
 	return 0;
 }
+
+/* Whether origin is one of the comma-separated list (or the list has *). */
+static bool
+in_list(const char *origin, const char *list)
+{
+	size_t olen = strlen(origin);
+
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if ((len == 1 && *p == '*') ||
+		    (len == olen && !strncasecmp(p, origin, len)))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+bool
+upgrade_origin_allowed(struct lws *wsi, const char *allowed, char *origin,
+		       size_t origin_len)
+{
+	char host[256], own[300];
+	int n;
+
+	origin[0] = '\0';
+	if (!lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN))
+		return true; /* not a browser: nothing to hijack */
+	n = lws_hdr_copy(wsi, origin, (int)origin_len, WSI_TOKEN_ORIGIN);
+	if (n <= 0)
+		return false; /* longer than any real origin */
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0) {
+		snprintf(own, sizeof(own), "%s://%s",
+			 lws_is_ssl(wsi) ? "https" : "http", host);
+		if (!strcasecmp(origin, own))
+			return true;
+	}
+	return in_list(origin, allowed);
+}

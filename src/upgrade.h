@@ -8,6 +8,9 @@
 #ifndef CHAT_UPGRADE_H
 #define CHAT_UPGRADE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <libwebsockets.h>
 
 /*
@@ -24,5 +27,14 @@ int upgrade_confirm(struct lws *wsi, const char *upgrade);
  */
 int upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
 		   const char *extra, const char *body);
+
+/*
+ * Cross-site WebSocket hijacking guard: true when the request has no
+ * Origin (not a browser), its Origin is the server's own scheme://host as
+ * the request names it, or one of allowed (comma-separated, "*" any). The
+ * Origin, when there is one, goes to origin (for the log).
+ */
+bool upgrade_origin_allowed(struct lws *wsi, const char *allowed,
+			    char *origin, size_t origin_len);
 
 #endif

@@ -229,7 +229,7 @@ ws_start(int port, const struct ws_connect_opts *o)
 {
 	struct ws_connect_opts def = {0};
 	unsigned char nonce[16];
-	char req[1024];
+	char req[4096];
 	struct ws_client *c;
 	int n;
 
@@ -258,11 +258,13 @@ ws_start(int port, const struct ws_connect_opts *o)
 		     "Sec-WebSocket-Key: %s\r\n"
 		     "Sec-WebSocket-Version: 13\r\n"
 		     "%s%s%s"
+		     "%s"
 		     "\r\n",
 		     o->path ? o->path : "/chat", port, c->key,
 		     c->want_subprotocol[0] ? "Sec-WebSocket-Protocol: " : "",
 		     c->want_subprotocol,
-		     c->want_subprotocol[0] ? "\r\n" : "");
+		     c->want_subprotocol[0] ? "\r\n" : "",
+		     o->headers ? o->headers : "");
 	if (n < 0 || (size_t)n >= sizeof(req) ||
 	    write_all(c->fd, req, (size_t)n) < 0) {
 		print_error("ws_start: sending the handshake failed\n");

@@ -40,6 +40,7 @@ struct ws_connect_opts {
 	const char *subprotocol; /* default "chat"; "" sends no header */
 	int rcvbuf;              /* SO_RCVBUF before connect; 0 leaves it */
 	int timeout_ms;          /* handshake deadline; default 5000 */
+	const char *headers;     /* extra lines, each ending "\r\n"; may be NULL */
 };
 
 struct ws_frame {
