@@ -65,6 +65,13 @@ static const struct option_spec options[] = {
 	  "requests a client may send at once (default 40)" },
 	{ "--max-rooms", "CHAT_MAX_ROOMS", OPT_UINT, FIELD(max_rooms), 1,
 	  100000000, "rooms in use at once (default 10000)" },
+	{ "--tls-cert", "CHAT_TLS_CERT", OPT_STRING, FIELD(tls_cert), 0, 0,
+	  "PEM certificate chain: serve https and wss (with --tls-key)" },
+	{ "--tls-key", "CHAT_TLS_KEY", OPT_STRING, FIELD(tls_key), 0, 0,
+	  "PEM private key of --tls-cert" },
+	{ "--redirect-http-port", "CHAT_REDIRECT_HTTP_PORT", OPT_UINT,
+	  FIELD(redirect_http_port), 1, 65535,
+	  "also listen for plain HTTP here and redirect it to https (TLS only)" },
 	{ "--allowed-origin", "CHAT_ALLOWED_ORIGINS", OPT_ORIGINS,
 	  FIELD(allowed_origins), 0, 0,
 	  "a web origin whose pages may connect (repeatable; * any; the "

@@ -43,6 +43,9 @@ struct config {
 	unsigned burst;     /* requests a quiet session may send at once */
 	unsigned max_rooms; /* rooms with members at once */
 	enum log_level log_level;
+	const char *tls_cert; /* NULL: plain http and ws */
+	const char *tls_key;
+	unsigned redirect_http_port; /* 0: none */
 	/* Web origins allowed besides the server's own: comma-separated,
 	 * "*" for any; "" for none. */
 	char allowed_origins[2048];

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "chat.h"
 #include "chat_proto.h"
@@ -20,7 +21,9 @@
 #include "http.h"
 #include "listener.h"
 #include "log.h"
+#include "redirect.h"
 #include "session.h"
+#include "tls.h"
 
 /* Sessions get this long to take their 1001 close before the context goes. */
 #define SHUTDOWN_GRACE_US (3 * LWS_US_PER_SEC)
@@ -54,13 +57,16 @@ static const struct lws_protocols protocols[] = {
 
 static const lws_retry_bo_t no_validity_timers = { .secs_since_valid_ping = 0 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 static struct lws_context *signal_context;
 
 static void
 on_signal(int signo)
 {
-	stop_requested = 1;
+	if (signo == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 	/* Wakes lws_service(); it writes to an eventfd, which is safe here. */
 	if (signal_context)
 		lws_cancel_service(signal_context);
@@ -97,8 +103,71 @@ resolve_www(const struct config *cfg, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * SIGHUP: certificates are rotated every few weeks, and a restart would
+ * drop every client. The new pair is checked first, so a bad one leaves
+ * the one in use; lws then loads it into the vhost's SSL_CTX, which new
+ * connections use while open ones keep theirs.
+ */
 static void
-service_until_stopped(struct lws_context *context, struct lws_vhost *vhost)
+reload_certificate(struct lws_context *context, const struct config *cfg)
+{
+	char why[512], until[64];
+	time_t not_after;
+
+	if (!cfg->tls_cert) {
+		log_info("SIGHUP: no TLS certificate to reload");
+		return;
+	}
+	if (tls_check_pair(cfg->tls_cert, cfg->tls_key, &not_after, why,
+			   sizeof(why))) {
+		log_warn("SIGHUP: keeping the certificate in use: %s", why);
+		return;
+	}
+	if (lws_tls_cert_updated(context, cfg->tls_cert, cfg->tls_key, NULL,
+				 0, NULL, 0)) {
+		log_warn("SIGHUP: lws could not load the new certificate; "
+			 "keeping the one in use");
+		return;
+	}
+	tls_format_time(not_after, until, sizeof(until));
+	log_info("SIGHUP: certificate reloaded from %s, valid until %s",
+		 cfg->tls_cert, until);
+}
+
+/* The TLS flags make sense together only; checked before anything starts. */
+static int
+check_tls(const struct config *cfg, char *err, size_t errlen)
+{
+	char until[64];
+	time_t not_after;
+
+	if (cfg->tls_cert && !cfg->tls_key) {
+		snprintf(err, errlen, "--tls-key: needed with --tls-cert");
+		return -1;
+	}
+	if (cfg->tls_key && !cfg->tls_cert) {
+		snprintf(err, errlen, "--tls-cert: needed with --tls-key");
+		return -1;
+	}
+	if (cfg->redirect_http_port && !cfg->tls_cert) {
+		snprintf(err, errlen, "--redirect-http-port: only with "
+			 "--tls-cert and --tls-key");
+		return -1;
+	}
+	if (!cfg->tls_cert)
+		return 0;
+	if (tls_check_pair(cfg->tls_cert, cfg->tls_key, &not_after, err,
+			   errlen))
+		return -1;
+	tls_format_time(not_after, until, sizeof(until));
+	log_info("TLS certificate %s valid until %s", cfg->tls_cert, until);
+	return 0;
+}
+
+static void
+service_until_stopped(struct lws_context *context, struct lws_vhost *vhost,
+		      const struct config *cfg)
 {
 	struct shutdown_state st = { .context = context };
 	struct chat *chat = NULL;
@@ -106,6 +175,10 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost)
 	while (!st.done) {
 		if (lws_service(context, 0) < 0)
 			break;
+		if (reload_requested) {
+			reload_requested = 0;
+			reload_certificate(context, cfg);
+		}
 		if (!stop_requested)
 			continue;
 		if (!st.deadline) {
@@ -145,10 +218,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct lws_vhost *vhost;
 	struct history *history;
 	struct chat_env env;
-	struct listener listener;
+	struct listener listener, redirect_listener = { .nfds = 0 };
+	struct lws_vhost *redirect_vh;
 	struct sigaction sa;
 
-	if (resolve_www(cfg, www, err, errlen))
+	log_setup(cfg->log_level);
+	if (resolve_www(cfg, www, err, errlen) || check_tls(cfg, err, errlen))
 		return SERVER_EXIT_USAGE;
 	history = history_open(cfg->db, cfg->history_max,
 			       cfg->history_max_total, why, sizeof(why));
@@ -158,8 +233,15 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	}
 	/* Bound before lws starts, so a wrong --host or a busy port is one
 	 * clear line and exit 1, and the ready line follows a real bind. */
-	if (listener_open(&listener, cfg->host, cfg->port, "http", err,
-			  errlen)) {
+	if (listener_open(&listener, cfg->host, cfg->port,
+			  cfg->tls_cert ? "https" : "http", err, errlen)) {
+		history_close(history);
+		return SERVER_EXIT_FAILURE;
+	}
+	if (cfg->redirect_http_port &&
+	    listener_open(&redirect_listener, cfg->host,
+			  cfg->redirect_http_port, "http", err, errlen)) {
+		listener_close(&listener);
 		history_close(history);
 		return SERVER_EXIT_FAILURE;
 	}
@@ -202,13 +284,31 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	info.max_http_header_pool = HEADER_POOL;
 	info.timeout_secs_ah_idle = HEADER_IDLE_SECS;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (cfg->tls_cert) {
+		/* https and wss on the same port, every connection; TLS 1.2
+		 * at least, OpenSSL's default ciphers; responses carry HSTS. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+				LWS_SERVER_OPTION_STS;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+				       SSL_OP_NO_TLSv1_1;
+		/* HTTP/1.1 only: chatd's HTTP and WebSocket code is h1, and
+		 * lws 4.1.6 would otherwise offer h2 by ALPN. */
+		info.alpn = "http/1.1";
+	}
 
-	log_setup(cfg->log_level);
 	context = lws_create_context(&info);
 	vhost = context ? lws_get_vhost_by_name(context, "default") : NULL;
-	if (!vhost || listener_adopt(&listener, vhost)) {
+	redirect_vh = vhost && cfg->redirect_http_port
+			      ? redirect_vhost_create(context, listener.port)
+			      : NULL;
+	if (!vhost || listener_adopt(&listener, vhost) ||
+	    (cfg->redirect_http_port &&
+	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh)))) {
 		snprintf(err, errlen, "cannot start the server (see the log)");
 		listener_close(&listener);
+		listener_close(&redirect_listener);
 		if (context)
 			lws_context_destroy(context);
 		history_close(history);
@@ -221,13 +321,16 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (cfg->redirect_http_port)
+		log_info("redirecting %s to https", redirect_listener.url);
 	fprintf(stderr, "listening on %s%s%s\n", listener.url,
 		*listener.where ? " " : "", listener.where);
 	fflush(stderr);
 
-	service_until_stopped(context, vhost);
+	service_until_stopped(context, vhost, cfg);
 
 	signal_context = NULL;
 	lws_context_destroy(context);
