@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
 libjansson-dev libsqlite3-dev sqlite3 libcmocka-dev chromium"
+# The TLS tests make their certificates with the openssl CLI.
+PKGS="$PKGS openssl"
 # Debian's nodejs and npm, unless a node is already installed.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

@@ -82,12 +82,19 @@ tls_check_pair(const char *cert, const char *key, time_t *not_after,
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		/* OpenSSL already compares the key with the certificate. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			goto mismatch;
+		}
 		snprintf(err, errlen, "--tls-key: '%s' is not a PEM private "
-			 "key for --tls-cert: %s", key,
+			 "key: %s", key,
 			 ssl_reason(why, sizeof(why), "unreadable"));
 		goto out;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+mismatch:
 		snprintf(err, errlen, "--tls-key: '%s' does not match the "
 			 "certificate in --tls-cert", key);
 		ERR_clear_error();
