@@ -21,7 +21,9 @@
 
 #include "log.h"
 
-#define LISTEN_BACKLOG 1024
+/* As lws: a burst of thousands of connects must not overflow the queue
+ * (a dropped SYN costs the client a second). */
+#define LISTEN_BACKLOG SOMAXCONN
 /* Accepts per wake-up, so a connect storm cannot starve the other events. */
 #define ACCEPTS_PER_EVENT 64
 /* Out of descriptors: stop accepting this long rather than spin on POLLIN. */
