@@ -1,14 +1,20 @@
 # Thin wrapper around CMake (as neovim does): CMake is the real build.
 # make build | make run | make test | make asan | make bench | make clean
+# make fuzz: the libFuzzer harnesses in test/fuzz, FUZZ_SECONDS each
 
 BUILD_DIR  ?= build
 ASAN_DIR   ?= build-asan
+FUZZ_DIR   ?= build-fuzz
+# Seconds per fuzz harness: make fuzz, and the short pass make test runs.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PORT       ?= 5000
 
 .PHONY: all deps build run test test-plain asan bench bench-quick clean
+.PHONY: fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -35,8 +41,24 @@ asan: deps $(ASAN_DIR)/CMakeCache.txt
 test-plain: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-test: test-plain asan
+test: test-plain asan fuzz-smoke
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer harnesses (test/fuzz) under ASan + UBSan: clang only, so a
+# build dir of their own. Crashing inputs land in $(FUZZ_DIR)/fuzz/artifacts.
+$(FUZZ_DIR)/CMakeCache.txt: | deps
+	CC=clang cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCHAT_FUZZ=ON \
+		-DBUILD_TESTING=OFF $(CMAKE_ARGS)
+
+fuzz-build: deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target chat_fuzzers
+
+fuzz: fuzz-build
+	test/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	test/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SMOKE_SECONDS)
 
 # Side by side with socket.io, the lws mirror and C ceiling servers;
 # results in build/bench/results.md (see docs/performance.md).
@@ -49,4 +71,4 @@ bench-quick: build
 	bench/run.sh --quick
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

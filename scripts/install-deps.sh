@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
 libjansson-dev libsqlite3-dev sqlite3 libcmocka-dev chromium"
+# make fuzz: clang, and its libFuzzer and sanitizer runtimes, which clang
+# only recommends.
+PKGS="$PKGS clang libclang-rt-dev"
 # The TLS tests make their certificates with the openssl CLI.
 PKGS="$PKGS openssl"
 # Debian's nodejs and npm, unless a node is already installed.

@@ -106,6 +106,30 @@ set_defaults(struct config *cfg)
 	};
 }
 
+/*
+ * What the user typed, fit for the one error line: a control byte (a
+ * newline would split the line, an escape would drive the terminal) is
+ * shown as \xNN. Cut short, not overrun, when out is full.
+ */
+static const char *
+printable(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 5 <= outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(out + o, outlen - o, "\\x%02x", c);
+			o += 4;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* "*" or scheme://host[:port] with scheme http or https, nothing after. */
 static bool
 origin_is_valid(const char *o, size_t len)
@@ -156,10 +180,14 @@ add_origins(struct config *cfg, const char *value, bool from_flag,
 		while (len && p[len - 1] == ' ')
 			len--;
 		if (!origin_is_valid(p, len)) {
+			char shown[256];
+
+			printable(p, len > 200 ? 200 : len, shown,
+				  sizeof(shown));
 			snprintf(err, errlen,
-				 "%s: '%.*s' is not an origin such as "
+				 "%s: '%s' is not an origin such as "
 				 "https://chat.example.com or *",
-				 source, (int)(len > 200 ? 200 : len), p);
+				 source, shown);
 			return -1;
 		}
 		if (used + len + 2 > sizeof(cfg->allowed_origins)) {
@@ -185,7 +213,7 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 {
 	char *field = (char *)cfg + o->offset;
 	unsigned long long n;
-	char *end;
+	char *end, shown[256];
 
 	switch (o->kind) {
 	case OPT_ORIGINS:
@@ -202,7 +230,9 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 		if (log_level_parse(value, (enum log_level *)field)) {
 			snprintf(err, errlen,
 				 "%s: '%s' is not one of debug, info, warn, error",
-				 source, value);
+				 source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)));
 			return -1;
 		}
 		return 0;
@@ -215,7 +245,10 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 		    n < o->min || n > o->max) {
 			snprintf(err, errlen,
 				 "%s: '%s' is not a whole number from %llu to %llu",
-				 source, value, o->min, o->max);
+				 source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)),
+				 o->min, o->max);
 			return -1;
 		}
 		if (o->kind == OPT_UINT)
@@ -267,8 +300,10 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
 		o = strncmp(arg, "--", 2) ? NULL : find_flag(arg, name_len);
 		if (!o) {
-			snprintf(err, errlen, "%.*s: unknown option",
-				 (int)name_len, arg);
+			char shown[256];
+
+			printable(arg, name_len, shown, sizeof(shown));
+			snprintf(err, errlen, "%s: unknown option", shown);
 			return CONFIG_ERROR;
 		}
 		if (eq)

@@ -75,13 +75,9 @@ path_is_clean(const char *uri)
 	return *p == '\0';
 }
 
-/*
- * Resolves uri under the root into out (and its stat into st); 0 when it
- * names a served file.
- */
-static int
-resolve(const struct http_vhd *vhd, const char *uri, char *out,
-	struct stat *st)
+int
+http_resolve_path(const char *root, size_t root_len, const char *uri,
+		  char *out, struct stat *st)
 {
 	char joined[PATH_MAX];
 	size_t n = strlen(uri);
@@ -89,7 +85,7 @@ resolve(const struct http_vhd *vhd, const char *uri, char *out,
 
 	if (!path_is_clean(uri))
 		return -1;
-	len = snprintf(joined, sizeof(joined), "%s%s%s", vhd->root, uri,
+	len = snprintf(joined, sizeof(joined), "%s%s%s", root, uri,
 		       uri[n - 1] == '/' ? "index.html" : "");
 	if (len < 0 || (size_t)len >= sizeof(joined))
 		return -1;
@@ -106,8 +102,8 @@ resolve(const struct http_vhd *vhd, const char *uri, char *out,
 			return -1;
 	}
 	/* A symlink inside www/ may point anywhere: check where it landed. */
-	if (!S_ISREG(st->st_mode) || strncmp(out, vhd->root, vhd->root_len) ||
-	    out[vhd->root_len] != '/')
+	if (!S_ISREG(st->st_mode) || strncmp(out, root, root_len) ||
+	    out[root_len] != '/')
 		return -1;
 	return 0;
 }
@@ -393,7 +389,8 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 	if (!strcmp(uri, "/healthz"))
 		return send_whole(wsi, head, HTTP_STATUS_OK, NULL,
 				  "application/json", healthz_body);
-	if (!vhd || resolve(vhd, uri, path, &st))
+	if (!vhd ||
+	    http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	return serve_file(wsi, head, path, &st);
 }

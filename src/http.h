@@ -8,6 +8,8 @@
 #define CHAT_HTTP_H
 
 #include <libwebsockets.h>
+#include <stddef.h>
+#include <sys/stat.h>
 
 #define HTTP_PROTOCOL_NAME "http"
 
@@ -20,6 +22,17 @@ void http_mount_init(struct lws_http_mount *mount);
  */
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		  void *user, void *in, size_t len);
+
+/*
+ * Resolves a request path (as lws decoded it) under root, the resolved
+ * document root of root_len bytes, into out (PATH_MAX bytes) and its stat
+ * into st. Returns 0 when it names a regular file that lies under root
+ * (symlinks followed) and uri has no "", ".", ".." or dotfile segment;
+ * else -1, with out and st unspecified. Any thread; exposed for
+ * test/fuzz/fuzz_http_path.c.
+ */
+int http_resolve_path(const char *root, size_t root_len, const char *uri,
+		      char *out, struct stat *st);
 
 /*
  * Per-connection state of the "http" protocol (server.c sizes the pss from

@@ -492,6 +492,29 @@ test_config_error_fits_a_small_buffer(void **state)
 	assert_memory_equal(err, "--max-m", 7);
 }
 
+/*
+ * Found by test/fuzz/fuzz_config.c (test/fuzz/corpus/config/regress-*):
+ * the error line echoed what was typed as it was, so a newline split it in
+ * two and an escape reached the terminal.
+ */
+static void
+test_config_error_shows_control_bytes_escaped(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_error(fx, PARSE(fx, "\n"), "\\x0a: unknown option", NULL);
+	assert_error(fx, PARSE(fx, "--po\x1b[2Jrt=1"), "--po\\x1b[2Jrt", NULL);
+	assert_error(fx, PARSE(fx, "--port", "8\n0"), "--port", "'8\\x0a0'");
+	assert_error(fx, PARSE(fx, "--log-level=\r\x7f"), "--log-level",
+		     "'\\x0d\\x7f'");
+	assert_error(fx, PARSE(fx, "--allowed-origin=https://a\x02"),
+		     "--allowed-origin", "'https://a\\x02'");
+	setenv("CHAT_HISTORY", "1\t2", 1);
+	assert_error(fx, PARSE0(fx), "CHAT_HISTORY", "'1\\x092'");
+	for (const char *p = fx->err; *p; p++)
+		assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
 /* ---- help and version ----------------------------------------------- */
 
 static void
@@ -571,6 +594,7 @@ main(void)
 		T(test_config_empty_string_option_is_an_error),
 		T(test_config_env_errors_name_the_variable),
 		T(test_config_error_fits_a_small_buffer),
+		T(test_config_error_shows_control_bytes_escaped),
 		T(test_config_help_and_version_results),
 		T(test_config_usage_lists_every_flag_and_variable),
 #undef T
