@@ -10,7 +10,8 @@ libjansson-dev libsqlite3-dev sqlite3 libcmocka-dev chromium"
 # make fuzz: clang, and its libFuzzer and sanitizer runtimes, which clang
 # only recommends.
 PKGS="$PKGS clang libclang-rt-dev"
-# The TLS tests make their certificates with the openssl CLI.
+# The TLS tests make their certificates with the openssl CLI, and
+# test_token_auth runs the README's token-minting line with it.
 PKGS="$PKGS openssl"
 # Debian's nodejs and npm, unless a node is already installed.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

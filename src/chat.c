@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "jwt.h"
 #include "log.h"
 #include "msg.h"
+#include "nicks.h"
 #include "ratelimit.h"
 #include "replay.h"
 #include "room.h"
@@ -165,8 +167,9 @@ send_joined(struct session *s, struct room *r)
 	json_joined_begin(b, r->name);
 	if (r->nmembers <= CHAT_ROOM_LIST_MAX)
 		for (unsigned i = 0; i < r->nmembers; i++)
-			json_joined_member(b, r->members[i]->nick);
-	json_joined_end(b, r->nmembers);
+			if (nicks_listed_at(r->members[i], r))
+				json_joined_member(b, r->members[i]->nick);
+	json_joined_end(b, r->npeople);
 	send_out(s);
 }
 
@@ -229,6 +232,11 @@ join_allowed(struct session *s, const char *name, const char *cid)
 
 	if (r && session_in_room(s, r))
 		return true;
+	if (s->claims && !jwt_claims_allow_room(s->claims, name)) {
+		send_error(s, "forbidden", "your token does not allow that room",
+			   cid);
+		return false;
+	}
 	if (s->nrooms >= SESSION_MAX_ROOMS) {
 		send_error(s, "bad_request", "too many rooms joined", cid);
 		return false;
@@ -250,7 +258,7 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 {
 	struct chat *c = s->chat;
 	struct room *r = find_room(c, name);
-	bool fresh = !r || !session_in_room(s, r);
+	bool fresh = !r || !session_in_room(s, r), first;
 
 	if (!join_allowed(s, name, cid))
 		return 0;
@@ -268,12 +276,16 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 		}
 		return -ENOMEM;
 	}
+	/* Another tab of the same person already there: nobody new. */
+	first = fresh && !nicks_shared_in(s, r);
+	if (first)
+		r->npeople++;
 	send_joined(s, r);
 	if (has_since)
 		send_history_after(s, r, since);
 	else
 		send_history_before(s, r, 0, c->cfg->history);
-	if (fresh && r->nmembers <= CHAT_ROOM_LIST_MAX) {
+	if (first && r->nmembers <= CHAT_ROOM_LIST_MAX) {
 		json_presence(&c->out, r->name, "join", s->nick, NULL);
 		broadcast_out(c, r, s);
 	}
@@ -284,14 +296,19 @@ static void
 leave_room(struct session *s, struct room *r, bool tell_leaver)
 {
 	struct chat *c = s->chat;
+	bool last;
 
 	room_remove(r, s);
 	session_exit_room(s, r);
+	/* The person stays while another of its tabs is still there. */
+	last = !nicks_shared_in(s, r);
+	if (last)
+		r->npeople--;
 	if (tell_leaver) {
 		json_left(&c->out, r->name);
 		send_out(s);
 	}
-	if (r->nmembers < CHAT_ROOM_LIST_MAX) {
+	if (last && r->nmembers < CHAT_ROOM_LIST_MAX) {
 		json_presence(&c->out, r->name, "leave", s->nick, NULL);
 		broadcast_out(c, r, NULL);
 	}
@@ -316,16 +333,16 @@ assign_guest_nick(struct chat *c, struct session *s)
 	for (int tries = 0; tries < 64; tries++) {
 		snprintf(s->nick, sizeof(s->nick), "guest-%04x",
 			 next_random(c) & 0xffff);
-		if (!dict_get(&c->nicks, s->nick))
-			return dict_set(&c->nicks, s->nick, s);
+		if (!nicks_holder(&c->nicks, s->nick))
+			return nicks_add(&c->nicks, s);
 	}
 	/* A crowded server: count up from the session id, which is new, to
 	 * the first name nobody holds (a user may have picked it). */
 	for (uint64_t n = s->id;; n++) {
 		snprintf(s->nick, sizeof(s->nick), "guest-%llu",
 			 (unsigned long long)n);
-		if (!dict_get(&c->nicks, s->nick))
-			return dict_set(&c->nicks, s->nick, s);
+		if (!nicks_holder(&c->nicks, s->nick))
+			return nicks_add(&c->nicks, s);
 	}
 }
 
@@ -337,29 +354,28 @@ change_nick(struct session *s, const char *nick, const char *cid)
 	struct session *owner;
 	char old[sizeof(s->nick)];
 
+	if (s->claims) {
+		send_error(s, "forbidden", "your nick comes from your token",
+			   cid);
+		return false;
+	}
 	if (!name_is_valid(nick, NAME_NICK_MAX)) {
 		send_error(s, "bad_nick",
 			   "nick must be 1 to 32 of A-Z a-z 0-9 _ . -", cid);
 		return false;
 	}
-	owner = dict_get(&c->nicks, nick);
+	owner = nicks_holder(&c->nicks, nick);
 	if (owner && owner != s) {
 		send_error(s, "nick_taken", "that nick is in use", cid);
 		return false;
 	}
 	if (!strcmp(nick, s->nick))
 		return true;
-	/* owner == s means only the letter case changes: the case-folded
-	 * key already maps to s. */
-	if (!owner) {
-		if (dict_set(&c->nicks, nick, s)) {
-			send_error(s, "bad_nick", "server out of memory", cid);
-			return false;
-		}
-		dict_del(&c->nicks, s->nick);
-	}
 	strcpy(old, s->nick);
-	strcpy(s->nick, nick);
+	if (nicks_rename(&c->nicks, s, nick)) {
+		send_error(s, "bad_nick", "server out of memory", cid);
+		return false;
+	}
 	for (unsigned i = 0; i < s->nrooms; i++) {
 		json_presence(&c->out, s->rooms[i]->name, "nick", s->nick, old);
 		broadcast_out(c, s->rooms[i], NULL);
@@ -744,18 +760,55 @@ chat_resume(struct session *s)
 
 /* ---- connection lifecycle ---- */
 
-int
-chat_connect(struct chat *c, struct session *s, void *conn)
+bool
+chat_token_nick_is_free(const struct chat *c, const char *sub)
 {
+	const struct session *holder = nicks_holder(&c->nicks, sub);
+
+	/* The same sub is the same person (another tab); a sub that differs
+	 * only in letter case is someone else, and nicks are compared
+	 * case-insensitively. */
+	return !holder || (holder->claims && !strcmp(holder->nick, sub));
+}
+
+static int
+take_token_nick(struct chat *c, struct session *s)
+{
+	if (!chat_token_nick_is_free(c, s->claims->sub))
+		return -EEXIST;
+	strcpy(s->nick, s->claims->sub);
+	return nicks_add(&c->nicks, s);
+}
+
+/* The lobby, unless the token's rooms leave it out: then the first of
+ * them. */
+static const char *
+start_room(const struct session *s)
+{
+	if (s->claims && !jwt_claims_allow_room(s->claims, CHAT_LOBBY))
+		return s->claims->rooms[0];
+	return CHAT_LOBBY;
+}
+
+int
+chat_connect(struct chat *c, struct session *s, void *conn,
+	     struct jwt_claims *claims)
+{
+	const char *room;
+	int rc;
+
 	s->chat = c;
 	s->conn = conn;
 	s->id = c->next_session_id++;
 	s->last_seen_ms = chat_now_ms();
+	s->claims = claims;
 	ratelimit_init(&s->rl, c->cfg->burst, s->last_seen_ms);
 	msgq_init(&s->q, c->cfg->send_queue_bytes);
-	if (assign_guest_nick(c, s)) {
+	rc = claims ? take_token_nick(c, s) : assign_guest_nick(c, s);
+	if (rc) {
 		s->chat = NULL; /* not registered: CLOSED must not unlink it */
-		return -ENOMEM;
+		s->claims = NULL; /* still the caller's */
+		return rc;
 	}
 
 	s->next = c->sessions;
@@ -773,11 +826,12 @@ chat_connect(struct chat *c, struct session *s, void *conn)
 		return 0;
 	}
 	chat_flush(c);
-	json_welcome(&c->out, s->nick, CHAT_LOBBY);
+	room = start_room(s);
+	json_welcome(&c->out, s->nick, room);
 	send_out(s);
-	if (join_room(s, CHAT_LOBBY, false, 0, NULL))
-		log_warn("session %llu: could not join the lobby",
-			 (unsigned long long)s->id);
+	if (join_room(s, room, false, 0, NULL))
+		log_warn("session %llu: could not join %s",
+			 (unsigned long long)s->id, room);
 	return 0;
 }
 
@@ -798,8 +852,9 @@ chat_disconnect(struct session *s)
 	session_rooms_fini(s);
 	session_rx_reset(s);
 	session_stall_clear(s);
-	if (dict_get(&c->nicks, s->nick) == s)
-		dict_del(&c->nicks, s->nick);
+	nicks_remove(&c->nicks, s);
+	jwt_claims_free(s->claims);
+	s->claims = NULL;
 
 	if (s->prev)
 		s->prev->next = s->next;

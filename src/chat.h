@@ -19,6 +19,7 @@
 
 struct chat;
 struct history;
+struct jwt_claims;
 struct session;
 
 #define CHAT_LOBBY "lobby"
@@ -77,7 +78,7 @@ struct chat {
 	struct chat_transport transport;
 	struct history *history; /* borrowed */
 	struct dict rooms;       /* name -> struct room, owned */
-	struct dict nicks;       /* nick, case-folded -> struct session */
+	struct dict nicks;       /* nick, case-folded -> sessions (nicks.c) */
 	struct session *sessions;
 	unsigned nsessions;
 	uint64_t next_session_id;
@@ -97,10 +98,22 @@ void chat_fini(struct chat *c);
 
 /*
  * Registers s (zeroed storage), gives it a guest nick, sends welcome and joins
- * it to the lobby. Returns 0 or -ENOMEM, in which case s is not registered
- * and the connection should be dropped.
+ * it to the lobby. With claims (the handshake's token; NULL without token
+ * auth) the nick is the token's sub instead, shared with the sessions of
+ * that sub, and the first room is the lobby only if the token allows it,
+ * else the first of its rooms. Returns 0, with claims now s's; or -ENOMEM,
+ * or -EEXIST when another sub holds that nick (chat_token_nick_is_free), in
+ * which case s is not registered, claims stay the caller's and the
+ * connection should be dropped.
  */
-int chat_connect(struct chat *c, struct session *s, void *conn);
+int chat_connect(struct chat *c, struct session *s, void *conn,
+		 struct jwt_claims *claims);
+
+/*
+ * Whether a session whose token names sub may have that nick now: nobody
+ * holds it, or only sessions of that same sub do (one person's tabs).
+ */
+bool chat_token_nick_is_free(const struct chat *c, const char *sub);
 /* Leaves every room (presence leave to the others) and frees s's state. */
 void chat_disconnect(struct session *s);
 

@@ -7,10 +7,14 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "conn_limits.h"
+#include "jwt.h"
 #include "keepalive.h"
 #include "log.h"
 #include "msg.h"
@@ -26,6 +30,7 @@ struct chat_vhd {
 	lws_usec_t last_flush;  /* when flush_due last ran */
 	unsigned last_batch;    /* messages it delivered */
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
+	const struct auth *auth; /* token auth; NULL when off */
 	/* Where a session's pending frames are gathered for one write. */
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
@@ -303,18 +308,75 @@ static int
 on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
 	char addr[sizeof(s->addr)];
+	struct jwt_claims *claims = NULL;
+	int rc;
 
 	if (!vhd)
 		return -1;
 	peer_addr(wsi, addr, sizeof(addr));
-	if (conn_limits_add(&vhd->limits, addr))
+	/* The token was checked at CONFIRM_UPGRADE, but what it says cannot
+	 * be kept until now: lws frees that callback's pss when it binds
+	 * the chat protocol. lws 4.1.6 detaches the header table only after
+	 * ESTABLISHED (lws_process_ws_upgrade2), in the same call, so the
+	 * same token is read and checked again; and a way to ESTABLISHED
+	 * that skipped CONFIRM_UPGRADE would still meet it. */
+	if (vhd->auth) {
+		rc = auth_check(vhd->auth, wsi, time(NULL), &claims);
+		if (rc) {
+			log_info("%s: session refused: %s", addr,
+				 auth_strerror(rc));
+			return -1;
+		}
+	}
+	if (conn_limits_add(&vhd->limits, addr)) {
+		jwt_claims_free(claims);
 		return -1;
-	if (chat_connect(&vhd->chat, s, wsi)) {
+	}
+	if (chat_connect(&vhd->chat, s, wsi, claims)) {
 		conn_limits_remove(&vhd->limits, addr);
+		jwt_claims_free(claims);
 		return -1;
 	}
 	memcpy(s->addr, addr, sizeof(addr));
 	return 0;
+}
+
+/*
+ * With --jwt-secret-file, a WebSocket handshake needs a valid token (else
+ * 401), whose nick is not someone else's (409: a sub that differs from
+ * the holder's in letter case only). The reason goes in the body and the
+ * log, never the token.
+ */
+static int
+confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *upgrade,
+	      const char *addr)
+{
+	struct jwt_claims *claims;
+	char body[128];
+	bool free_nick;
+	int rc;
+
+	if (!vhd->auth || !upgrade || strcasecmp(upgrade, "websocket"))
+		return 0;
+	rc = auth_check(vhd->auth, wsi, time(NULL), &claims);
+	if (rc) {
+		log_info("%s: handshake refused (401): %s", addr,
+			 auth_strerror(rc));
+		snprintf(body, sizeof(body), "%s\n", auth_strerror(rc));
+		return upgrade_refuse(wsi, 401, "Unauthorized",
+				      "www-authenticate: Bearer "
+				      "realm=\"chat\"\r\n",
+				      body);
+	}
+	free_nick = chat_token_nick_is_free(&vhd->chat, claims->sub);
+	jwt_claims_free(claims);
+	if (free_nick)
+		return 0;
+	log_info("%s: handshake refused (409): the token's nick is another "
+		 "user's",
+		 addr);
+	return upgrade_refuse(wsi, 409, "Conflict", "",
+			      "that nick is another user's\n");
 }
 
 static void
@@ -351,7 +413,7 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 				      "this origin may not connect\n");
 	}
 	if (conn_limits_admit(&vhd->limits, addr))
-		return 0;
+		return confirm_token(wsi, vhd, upgrade, addr);
 	vhd->chat.stats.refused_busy++;
 	log_debug("%s: over the connection limits, 503", addr);
 	return upgrade_refuse(wsi, 503, "Service Unavailable",
@@ -383,6 +445,10 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return -1;
 		vhd->context = lws_get_context(wsi);
+		if (env->auth && env->auth->enabled) {
+			vhd->auth = env->auth;
+			auth_log_warnings(vhd->auth);
+		}
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
 		conn_limits_init(&vhd->limits, env->cfg->max_connections,
 				 env->cfg->max_connections_per_ip);

@@ -7,6 +7,7 @@
 
 #include <libwebsockets.h>
 
+struct auth;
 struct chat;
 struct config;
 struct history;
@@ -15,6 +16,7 @@ struct history;
 struct chat_env {
 	const struct config *cfg;
 	struct history *history;
+	const struct auth *auth; /* token auth (auth.c); NULL: off */
 };
 
 #define CHAT_PROTOCOL_NAME "chat"
@@ -39,7 +41,8 @@ int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /*
  * For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, whichever protocol lws asks: the
  * handshake checks of upgrade.c, then the connection limits (503 when
- * over). Returns as upgrade_confirm() does.
+ * over), then with token auth the token (401, or 409 for a nick another
+ * user holds). Returns as upgrade_confirm() does.
  */
 int chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade);
 

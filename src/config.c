@@ -78,6 +78,10 @@ static const struct option_spec options[] = {
 	  "variable is comma-separated)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
+	{ "--jwt-secret-file", "CHAT_JWT_SECRET", OPT_STRING,
+	  FIELD(jwt_secret_file), 0, 0,
+	  "HS256 secret: WebSocket handshakes then need a token "
+	  "(default none)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -50,6 +50,8 @@ struct config {
 	 * "*" for any; "" for none. */
 	char allowed_origins[2048];
 	bool origins_from_flag; /* a flag replaced the environment's list */
+	/* File holding the HS256 secret of token auth; NULL: no tokens. */
+	const char *jwt_secret_file;
 };
 
 enum config_result {

@@ -16,6 +16,9 @@ struct session;
 struct room {
 	struct session **members;
 	unsigned nmembers, cap;
+	/* Distinct nicks among the members: one person's tabs (sessions of
+	 * one token's sub) count once. chat.c keeps it. */
+	unsigned npeople;
 	uint64_t last_id; /* ids continue from here: next is last_id + 1 */
 	char name[NAME_ROOM_MAX + 1];
 };

@@ -14,6 +14,7 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "chat_proto.h"
 #include "config.h"
@@ -218,6 +219,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct lws_vhost *vhost;
 	struct history *history;
 	struct chat_env env;
+	struct auth auth;
 	struct listener listener, redirect_listener = { .nfds = 0 };
 	struct lws_vhost *redirect_vh;
 	struct sigaction sa;
@@ -225,10 +227,13 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	log_setup(cfg->log_level);
 	if (resolve_www(cfg, www, err, errlen) || check_tls(cfg, err, errlen))
 		return SERVER_EXIT_USAGE;
+	if (auth_load(&auth, cfg->jwt_secret_file, err, errlen))
+		return SERVER_EXIT_USAGE;
 	history = history_open(cfg->db, cfg->history_max,
 			       cfg->history_max_total, why, sizeof(why));
 	if (!history) {
 		snprintf(err, errlen, "--db: %s", why);
+		auth_fini(&auth);
 		return SERVER_EXIT_USAGE;
 	}
 	/* Bound before lws starts, so a wrong --host or a busy port is one
@@ -236,6 +241,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	if (listener_open(&listener, cfg->host, cfg->port,
 			  cfg->tls_cert ? "https" : "http", err, errlen)) {
 		history_close(history);
+		auth_fini(&auth);
 		return SERVER_EXIT_FAILURE;
 	}
 	if (cfg->redirect_http_port &&
@@ -243,9 +249,11 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 			  cfg->redirect_http_port, "http", err, errlen)) {
 		listener_close(&listener);
 		history_close(history);
+		auth_fini(&auth);
 		return SERVER_EXIT_FAILURE;
 	}
-	env = (struct chat_env){ .cfg = cfg, .history = history };
+	env = (struct chat_env){ .cfg = cfg, .history = history,
+				 .auth = &auth };
 
 	/* The chat protocol finds its env here; "default" makes it serve
 	 * clients that name no subprotocol. */
@@ -312,6 +320,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 		if (context)
 			lws_context_destroy(context);
 		history_close(history);
+		auth_fini(&auth);
 		return SERVER_EXIT_FAILURE;
 	}
 
@@ -335,6 +344,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	signal_context = NULL;
 	lws_context_destroy(context);
 	history_close(history);
+	auth_fini(&auth);
 	log_info("stopped");
 	return SERVER_EXIT_OK;
 }

@@ -19,6 +19,7 @@
 #include "ratelimit.h"
 
 struct chat;
+struct jwt_claims;
 struct msg;
 struct room;
 
@@ -55,6 +56,13 @@ struct session {
 	uint16_t close_code;
 	const char *close_reason; /* static string */
 	char nick[NAME_NICK_MAX + 1];
+	/* Other sessions holding the same nick: tabs of one token's sub
+	 * (nicks.c). */
+	struct session *nick_prev, *nick_next;
+	/* The handshake's token (--jwt-secret-file), owned: the nick is its
+	 * sub and may not change, and its rooms bound the joins. NULL
+	 * without token auth. */
+	struct jwt_claims *claims;
 	/* The client's address as connection limits count it ("" when not
 	 * counted); set by the transport. */
 	char addr[64];

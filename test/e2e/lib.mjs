@@ -168,10 +168,10 @@ class Chatd {
 	}
 }
 
-function spawnOnce({ port, db, www }) {
+function spawnOnce({ port, db, www, args = [] }) {
 	if (!existsSync(CHATD_BIN)) throw new Error(`CHATD_BIN ${CHATD_BIN} does not exist: build chatd first`);
 	const child = spawn(CHATD_BIN, ['--port', String(port), '--host', HOST, '--www', www, '--db', db,
-		'--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+		'--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 	running.add(child);
 	const c = new Chatd(child, port);
 	const ready = new Promise((resolve, reject) => {
@@ -199,11 +199,11 @@ function spawnOnce({ port, db, www }) {
 
 // Starts chatd; port 0 picks one. With an explicit port (a restart) a bind
 // that fails because the old socket is not gone yet is retried for a while.
-export async function startChatd({ port = 0, db, www = CHAT_WWW }) {
+export async function startChatd({ port = 0, db, www = CHAT_WWW, args = [] }) {
 	const deadline = Date.now() + 10000;
 	for (;;) {
 		try {
-			return await spawnOnce({ port, db, www });
+			return await spawnOnce({ port, db, www, args });
 		} catch (err) {
 			if (!port || !/cannot listen/.test(err.stderr ?? '') || Date.now() > deadline) throw err;
 			await sleep(200);
@@ -313,7 +313,11 @@ const WS_FAILED = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/chat' fail
 // A browser context with one page on chatd, recording console errors,
 // uncaught exceptions, CSP violations and requests to anywhere but chatd.
 export class ChatPage {
-	static async open(browser, server, { name, viewport = { width: 1100, height: 720 }, mobile = false } = {}) {
+	// query: appended to the page's URL ("?token=..."); cookies: set for the
+	// server before the page loads (playwright's addCookies shape).
+	static async open(browser, server, {
+		name, viewport = { width: 1100, height: 720 }, mobile = false, query = '', cookies = [],
+	} = {}) {
 		const p = new ChatPage();
 		p.name = name;
 		p.problems = [];
@@ -338,6 +342,7 @@ export class ChatPage {
 				});
 			});
 		});
+		if (cookies.length) await p.context.addCookies(cookies.map((c) => ({ url: server.url, ...c })));
 		const page = await p.context.newPage();
 		p.page = page;
 		page.on('console', (msg) => {
@@ -355,7 +360,7 @@ export class ChatPage {
 		page.on('websocket', (ws) => {
 			if (!ws.url().startsWith(`ws://${HOST}:${server.port}/`)) p.problems.push(`websocket to ${ws.url()}`);
 		});
-		await page.goto(server.url, { waitUntil: 'load' });
+		await page.goto(server.url + query, { waitUntil: 'load' });
 		await p.waitConnected();
 		return p;
 	}

@@ -28,6 +28,7 @@ static const char *const env_names[] = {
 	"CHAT_HISTORY_MAX",
 	"CHAT_HISTORY_MAX_TOTAL",
 	"CHAT_LOG_LEVEL",
+	"CHAT_JWT_SECRET",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -569,6 +570,24 @@ test_config_usage_lists_every_flag_and_variable(void **state)
 			fail_msg("usage lacks %s:\n%s", env_names[i], out);
 }
 
+/* CHAT_JWT_SECRET names the secret's file, as --jwt-secret-file does. */
+static void
+test_config_jwt_secret_file_from_env_and_flag(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_null(fx->cfg.jwt_secret_file);
+	setenv("CHAT_JWT_SECRET", "/etc/chatd/from-env", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_string_equal(fx->cfg.jwt_secret_file, "/etc/chatd/from-env");
+	assert_int_equal(PARSE(fx, "--jwt-secret-file", "/run/secret"),
+			 CONFIG_RUN);
+	assert_string_equal(fx->cfg.jwt_secret_file, "/run/secret");
+	assert_int_equal(PARSE(fx, "--jwt-secret-file="), CONFIG_ERROR);
+	assert_non_null(strstr(fx->err, "--jwt-secret-file"));
+}
+
 int
 main(void)
 {
@@ -597,6 +616,7 @@ main(void)
 		T(test_config_error_shows_control_bytes_escaped),
 		T(test_config_help_and_version_results),
 		T(test_config_usage_lists_every_flag_and_variable),
+		T(test_config_jwt_secret_file_from_env_and_flag),
 #undef T
 	};
 

@@ -265,7 +265,9 @@ export class ChatClient {
 				: 'The server could not store that; retrying in a moment.', code);
 			return;
 		}
-		if (code === 'nick_taken' || code === 'bad_nick') {
+		// forbidden without a cid answers a nick request: the nick comes
+		// from the page's token.
+		if (code === 'nick_taken' || code === 'bad_nick' || (code === 'forbidden' && typeof f.cid !== 'string')) {
 			this.nickFailed(code, text);
 		} else if (typeof f.cid === 'string') {
 			for (const room of this.rooms.values()) {
@@ -277,6 +279,11 @@ export class ChatClient {
 		}
 		if (code === 'not_in_room') {
 			for (const room of this.rooms.values()) room.loadingOlder = false;
+		}
+		if (code === 'forbidden' && typeof f.cid === 'string' && f.cid.startsWith(JOIN_CID_PREFIX)) {
+			// The page's token does not allow that room: drop it unless joined.
+			const room = this.rooms.get(f.cid.slice(JOIN_CID_PREFIX.length));
+			if (room && !room.joined) this.leave(room.name);
 		}
 		if (code === 'bad_room') {
 			// Names are checked before sending, so this is a room the server

@@ -6,9 +6,14 @@ export const SUBPROTOCOL = 'chat';
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const NICK_RE = /^[A-Za-z0-9_.-]{1,32}$/;
 
+// With token auth (docs/protocol.md) the page's own `token` query parameter
+// goes on to the WebSocket; a chat_token cookie needs nothing here, the
+// browser sends it with the handshake.
 export function chatUrl(loc) {
 	const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-	return `${scheme}//${loc.host}/chat`;
+	const token = new URLSearchParams(loc.search ?? '').get('token');
+	const query = token ? `?token=${encodeURIComponent(token)}` : '';
+	return `${scheme}//${loc.host}/chat${query}`;
 }
 
 // A join's cid names its room, so a rate_limited answer says which to retry.
