@@ -90,8 +90,16 @@ upgrade_confirm(struct lws *wsi, const char *upgrade)
 	char *uri_ptr = NULL;
 	int uri_len = 0;
 
-	if (!upgrade || strcasecmp(upgrade, "websocket"))
-		return 0; /* lws answers other upgrades itself */
+	if (!upgrade)
+		return 0;
+	/* lws 4.1.6 would take "h2c" and then WebSockets over HTTP/2, which
+	 * never come through this check (origin, limits); lws answers other
+	 * upgrade names with 403 itself. */
+	if (!strcasecmp(upgrade, "h2c"))
+		return upgrade_refuse(wsi, 400, "Bad Request", "",
+				      "only WebSocket upgrades are served\n");
+	if (strcasecmp(upgrade, "websocket"))
+		return 0;
 	if (lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len) !=
 	    LWSHUMETH_GET)
 		return upgrade_refuse(wsi, 405, "Method Not Allowed",

@@ -553,6 +553,21 @@ CHAT_TEST(test_rfc6455_upgrade_elsewhere_than_chat_gets_404)
 	free(r);
 }
 
+/* HTTP/2 by upgrade would carry WebSockets past every check above. */
+CHAT_TEST(test_rfc6455_h2c_upgrade_is_refused)
+{
+	char req[512], *r;
+
+	snprintf(req, sizeof(req),
+		 "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		 "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+		 port);
+	r = raw_http(port, req);
+	assert_int_equal(status_of(r), 400);
+	free(r);
+}
+
 int
 main(void)
 {
@@ -573,6 +588,7 @@ main(void)
 		T(test_rfc6455_subprotocols_other_than_chat_are_refused),
 		T(test_rfc6455_upgrade_elsewhere_than_chat_gets_404),
 		T(test_rfc6455_known_limit_unmasked_frame_is_accepted_by_lws),
+		T(test_rfc6455_h2c_upgrade_is_refused),
 #undef T
 	};
 
