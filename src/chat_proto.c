@@ -125,6 +125,8 @@ close_with(struct lws *wsi, struct session *s, uint16_t code,
 {
 	s->closing = true;
 	s->close_started = true;
+	if (!s->end_code)
+		s->end_code = code;
 	msgq_fini(&s->q);
 	lws_close_reason(wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, strlen(reason));
@@ -152,6 +154,10 @@ on_peer_close(struct lws *wsi, struct session *s, const unsigned char *p,
 	uint16_t code = ws_rules_check_close(p, len);
 
 	stop_sending(s);
+	if (!s->end_code)
+		s->end_code = code ? code
+			  : len >= 2 ? (uint16_t)(p[0] << 8 | p[1])
+				     : 1005; /* a close without a code */
 	if (!code)
 		return 0;
 	/* lws sends this reason instead of the echo once we return -1. */
@@ -188,8 +194,14 @@ on_lws_close(struct lws *wsi, struct session *s)
 	if (s->close_started)
 		return; /* our close or the peer's, already handled */
 	stop_sending(s);
-	if (!peer_is_there(wsi))
+	if (!peer_is_there(wsi)) {
+		if (!s->end_code)
+			s->end_code = 1006; /* gone without a close frame */
 		return;
+	}
+	if (!s->end_code)
+		s->end_code = staged ? s->close_code
+				     : LWS_CLOSE_STATUS_PROTOCOL_ERR;
 	if (staged)
 		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
 				 (unsigned char *)s->close_reason,
@@ -338,6 +350,10 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 		return -1;
 	}
 	memcpy(s->addr, addr, sizeof(addr));
+	/* As the classic socket.io chat says "a user connected". */
+	s->connected_ms = chat_now_ms();
+	log_info("session %llu: connected from %s as %s",
+		 (unsigned long long)s->id, addr, s->nick);
 	return 0;
 }
 
@@ -382,6 +398,15 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *upgrade,
 static void
 on_closed(struct chat_vhd *vhd, struct session *s)
 {
+	if (s->chat) {
+		int64_t ms = chat_now_ms() - s->connected_ms;
+
+		log_info("session %llu: disconnected from %s (%s) after "
+			 "%lld.%03lld s, close %u",
+			 (unsigned long long)s->id, s->addr, s->nick,
+			 (long long)(ms / 1000), (long long)(ms % 1000),
+			 s->end_code ? s->end_code : 1006);
+	}
 	if (vhd && s->addr[0])
 		conn_limits_remove(&vhd->limits, s->addr);
 	s->addr[0] = '\0';
