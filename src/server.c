@@ -215,14 +215,15 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	char www[PATH_MAX], why[256];
 	struct lws_http_mount mount;
 	struct lws_context_creation_info info;
-	struct lws_context *context;
+	struct lws_context *context = NULL;
 	struct lws_vhost *vhost;
 	struct history *history;
 	struct chat_env env;
 	struct auth auth;
-	struct listener listener, redirect_listener = { .nfds = 0 };
+	struct listener listener = { .nfds = 0 }, redirect_listener = { .nfds = 0 };
 	struct lws_vhost *redirect_vh;
 	struct sigaction sa;
+	int status = SERVER_EXIT_FAILURE;
 
 	log_setup(cfg->log_level);
 	if (resolve_www(cfg, www, err, errlen) || check_tls(cfg, err, errlen))
@@ -233,25 +234,17 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 			       cfg->history_max_total, why, sizeof(why));
 	if (!history) {
 		snprintf(err, errlen, "--db: %s", why);
-		auth_fini(&auth);
-		return SERVER_EXIT_USAGE;
+		status = SERVER_EXIT_USAGE;
+		goto out;
 	}
 	/* Bound before lws starts, so a wrong --host or a busy port is one
 	 * clear line and exit 1, and the ready line follows a real bind. */
 	if (listener_open(&listener, cfg->host, cfg->port,
-			  cfg->tls_cert ? "https" : "http", err, errlen)) {
-		history_close(history);
-		auth_fini(&auth);
-		return SERVER_EXIT_FAILURE;
-	}
-	if (cfg->redirect_http_port &&
-	    listener_open(&redirect_listener, cfg->host,
-			  cfg->redirect_http_port, "http", err, errlen)) {
-		listener_close(&listener);
-		history_close(history);
-		auth_fini(&auth);
-		return SERVER_EXIT_FAILURE;
-	}
+			  cfg->tls_cert ? "https" : "http", err, errlen) ||
+	    (cfg->redirect_http_port &&
+	     listener_open(&redirect_listener, cfg->host,
+			   cfg->redirect_http_port, "http", err, errlen)))
+		goto out;
 	env = (struct chat_env){ .cfg = cfg, .history = history,
 				 .auth = &auth };
 
@@ -315,13 +308,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	    (cfg->redirect_http_port &&
 	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh)))) {
 		snprintf(err, errlen, "cannot start the server (see the log)");
-		listener_close(&listener);
-		listener_close(&redirect_listener);
-		if (context)
-			lws_context_destroy(context);
-		history_close(history);
-		auth_fini(&auth);
-		return SERVER_EXIT_FAILURE;
+		goto out;
 	}
 
 	signal_context = context;
@@ -340,11 +327,19 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	fflush(stderr);
 
 	service_until_stopped(context, vhost, cfg);
+	status = SERVER_EXIT_OK;
 
+out:
 	signal_context = NULL;
-	lws_context_destroy(context);
-	history_close(history);
+	/* Sockets lws adopted are its own; these close only the rest. */
+	listener_close(&listener);
+	listener_close(&redirect_listener);
+	if (context)
+		lws_context_destroy(context);
+	if (history)
+		history_close(history);
 	auth_fini(&auth);
-	log_info("stopped");
-	return SERVER_EXIT_OK;
+	if (status == SERVER_EXIT_OK)
+		log_info("stopped");
+	return status;
 }
