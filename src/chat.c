@@ -175,8 +175,8 @@ send_joined(struct session *s, struct room *r)
 
 /*
  * A history frame takes at most half of the asker's send queue, as
- * docs/protocol.md promises; a request for one waits (stall_if_full) until
- * the queue has that much free, so asking never gets a client culled.
+ * docs/protocol.md promises; a request for one waits (must_wait, stall)
+ * until the queue has room, so asking never gets a client culled.
  */
 static size_t
 history_frame_cap(const struct session *s)
@@ -668,6 +668,13 @@ wants_history(struct session *s, const struct request *req)
 	return last > 0;
 }
 
+/* A request that must wait for queue space before it is answered. */
+static bool
+must_wait(struct session *s, const struct request *req, const char *code)
+{
+	return !code && !history_fits(s) && wants_history(s, req);
+}
+
 /* Answers a parsed request (code: its parse error, or NULL). */
 static void
 answer(struct session *s, const struct request *req, const char *code,
@@ -685,18 +692,17 @@ answer(struct session *s, const struct request *req, const char *code,
 
 /*
  * Keeps the request for chat_resume() and stops reading more, so that the
- * requests after it keep their order. Returns false when it cannot be kept
- * (then it was refused with rate_limited).
+ * requests after it keep their order. One that cannot be kept is refused
+ * with rate_limited.
  */
-static bool
+static void
 stall(struct session *s, const char *buf, size_t len, const char *cid)
 {
 	if (session_stall_push(s, buf, len)) {
 		send_error(s, "rate_limited", "too many requests waiting", cid);
-		return false;
+		return;
 	}
 	s->chat->transport.pause(s, true);
-	return true;
 }
 
 int
@@ -728,8 +734,7 @@ chat_receive(struct session *s, const char *buf, size_t len)
 		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
 		return 0;
 	}
-	if (s->stalled ||
-	    (!code && !history_fits(s) && wants_history(s, &req)))
+	if (s->stalled || must_wait(s, &req, code))
 		stall(s, buf, len, req.cid);
 	else
 		answer(s, &req, code, why);
@@ -746,7 +751,7 @@ chat_resume(struct session *s)
 		const char *why = NULL;
 		const char *code = request_parse(&req, r->data, r->len, &why);
 
-		if (!code && !history_fits(s) && wants_history(s, &req)) {
+		if (must_wait(s, &req, code)) {
 			request_fini(&req);
 			return; /* still no room: wait for the next write */
 		}
@@ -816,8 +821,6 @@ chat_connect(struct chat *c, struct session *s, void *conn,
 		c->sessions->prev = s;
 	c->sessions = s;
 	c->nsessions++;
-	log_debug("session %llu: connected as %s", (unsigned long long)s->id,
-		  s->nick);
 
 	if (c->shutting_down) {
 		/* It connected during the shutdown grace: it gets the same
@@ -863,7 +866,6 @@ chat_disconnect(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	c->nsessions--;
-	log_debug("session %llu: disconnected", (unsigned long long)s->id);
 	s->chat = NULL;
 }
 

@@ -364,15 +364,14 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
  * log, never the token.
  */
 static int
-confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *upgrade,
-	      const char *addr)
+confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 {
 	struct jwt_claims *claims;
 	char body[128];
 	bool free_nick;
 	int rc;
 
-	if (!vhd->auth || !upgrade || strcasecmp(upgrade, "websocket"))
+	if (!vhd->auth)
 		return 0;
 	rc = auth_check(vhd->auth, wsi, time(NULL), &claims);
 	if (rc) {
@@ -423,22 +422,19 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
 	int rc = upgrade_confirm(wsi, upgrade);
 
-	if (rc || !vhd)
+	/* Other upgrades are lws's to answer (upgrade_confirm refused h2c). */
+	if (rc || !vhd || !upgrade || strcasecmp(upgrade, "websocket"))
 		return rc;
 	peer_addr(wsi, addr, sizeof(addr));
 	if (!upgrade_origin_allowed(wsi, vhd->chat.cfg->allowed_origins, origin,
 				    sizeof(origin))) {
-		/* The header is the client's: no control bytes in the log. */
-		for (char *q = origin; *q; q++)
-			if ((unsigned char)*q < ' ' || *q == 0x7f)
-				*q = '?';
 		log_info("%s: handshake from origin '%s' refused (403)", addr,
 			 origin);
 		return upgrade_refuse(wsi, 403, "Forbidden", "",
 				      "this origin may not connect\n");
 	}
 	if (conn_limits_admit(&vhd->limits, addr))
-		return confirm_token(wsi, vhd, upgrade, addr);
+		return confirm_token(wsi, vhd, addr);
 	vhd->chat.stats.refused_busy++;
 	log_debug("%s: over the connection limits, 503", addr);
 	return upgrade_refuse(wsi, 503, "Service Unavailable",

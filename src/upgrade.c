@@ -151,6 +151,7 @@ upgrade_origin_allowed(struct lws *wsi, const char *allowed, char *origin,
 		       size_t origin_len)
 {
 	char host[256], own[300];
+	bool ctl = false;
 	int n;
 
 	origin[0] = '\0';
@@ -159,6 +160,15 @@ upgrade_origin_allowed(struct lws *wsi, const char *allowed, char *origin,
 	n = lws_hdr_copy(wsi, origin, (int)origin_len, WSI_TOKEN_ORIGIN);
 	if (n <= 0)
 		return false; /* longer than any real origin */
+	/* The header is the client's, and it goes to the log: control
+	 * bytes are masked, and an origin holding one is no origin. */
+	for (char *q = origin; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f) {
+			*q = '?';
+			ctl = true;
+		}
+	if (ctl)
+		return false;
 	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0) {
 		snprintf(own, sizeof(own), "%s://%s",
 			 lws_is_ssl(wsi) ? "https" : "http", host);

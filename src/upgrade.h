@@ -32,7 +32,8 @@ int upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
  * Cross-site WebSocket hijacking guard: true when the request has no
  * Origin (not a browser), its Origin is the server's own scheme://host as
  * the request names it, or one of allowed (comma-separated, "*" any). The
- * Origin, when there is one, goes to origin (for the log).
+ * Origin, when there is one, goes to origin for the log, control bytes
+ * shown as '?'.
  */
 bool upgrade_origin_allowed(struct lws *wsi, const char *allowed,
 			    char *origin, size_t origin_len);
