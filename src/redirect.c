@@ -10,6 +10,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "upgrade.h"
 
 static int https_port;
 
@@ -113,6 +114,23 @@ send_redirect(struct lws *wsi)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/*
+ * An upgrade request (ws:// to this port) gets the same 308, written as
+ * upgrade.c writes its refusals: before lws has read the request line it
+ * would say HTTP/1.0, and it completes the transaction itself.
+ */
+static int
+send_upgrade_redirect(struct lws *wsi)
+{
+	char to[2600], hdr[2700];
+
+	if (location(wsi, to, sizeof(to)))
+		return upgrade_refuse(wsi, 400, "Bad Request", "",
+				      "no usable Host header\n");
+	snprintf(hdr, sizeof(hdr), "location: %s\r\n", to);
+	return upgrade_refuse(wsi, 308, "Permanent Redirect", hdr, "");
+}
+
 static int
 redirect_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		  void *user, void *in, size_t len)
@@ -122,7 +140,7 @@ redirect_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return send_redirect(wsi);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* A ws:// client goes to wss:// the same way. */
-		return send_redirect(wsi) ? -1 : 1;
+		return send_upgrade_redirect(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return 1;
 	default:

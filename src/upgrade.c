@@ -25,7 +25,7 @@ int
 upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
 	       const char *extra, const char *body)
 {
-	unsigned char buf[LWS_PRE + 1024];
+	unsigned char buf[LWS_PRE + 4096]; /* room for a long Location */
 	char *start = (char *)&buf[LWS_PRE];
 	int n;
 

@@ -242,6 +242,19 @@ test('the redirect listener answers 308 to the same path and query on https', as
 		// The target is really served.
 		r = await get(`https://${HOST}:${s.port}/js/app.js`, { ca: good.ca });
 		assert.equal(r.status, 200);
+		// A ws:// upgrade on the redirect port gets the same 308.
+		const head = await within('upgrade answer', new Promise((resolve, reject) => {
+			let got = '';
+			const sock = net.connect(port, HOST, () => sock.write(
+				`GET /chat?x=1 HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\n` +
+				'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+				'Sec-WebSocket-Version: 13\r\n\r\n'));
+			sock.on('data', (d) => { got += d; });
+			sock.on('end', () => resolve(got));
+			sock.on('error', reject);
+		}));
+		assert.match(head, /^HTTP\/1\.1 308 /);
+		assert.match(head, new RegExp(`\r\nlocation: https://${HOST}:${s.port}/chat\\?x=1\r\n`, 'i'));
 	} finally {
 		await stop(s);
 	}
