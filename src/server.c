@@ -206,7 +206,8 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost,
 			 (unsigned long long)chat->stats.messages,
 			 (unsigned long long)chat->stats.slow_consumers,
 			 (unsigned long long)chat->stats.ping_timeouts,
-			 (unsigned long long)chat->stats.refused_busy);
+			 (unsigned long long)chat->stats
+				 .refused[CHAT_STATS_REFUSED_BUSY]);
 }
 
 int
