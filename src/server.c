@@ -222,7 +222,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct chat_env env;
 	struct auth auth;
 	struct listener listener = { .nfds = 0 }, redirect_listener = { .nfds = 0 };
-	struct lws_vhost *redirect_vh;
+	struct listener metrics_listener = { .nfds = 0 };
+	struct lws_vhost *redirect_vh, *metrics_vh;
 	struct sigaction sa;
 	int status = SERVER_EXIT_FAILURE;
 
@@ -246,6 +247,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	     listener_open(&redirect_listener, cfg->host,
 			   cfg->redirect_http_port, "http", err, errlen)))
 		goto out;
+	if (cfg->metrics_listen.set &&
+	    listener_open(&metrics_listener, cfg->metrics_listen.host,
+			  cfg->metrics_listen.port, "http", why, sizeof(why))) {
+		snprintf(err, errlen, "--metrics-listen: %s", why);
+		goto out;
+	}
 	env = (struct chat_env){ .cfg = cfg, .history = history,
 				 .auth = &auth };
 
@@ -260,8 +267,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	const struct lws_protocol_vhost_options pvo_chat = {
 		NULL, &pvo_env, CHAT_PROTOCOL_NAME, ""
 	};
+	/* /metrics here unless it has a listener of its own. */
+	const struct lws_protocol_vhost_options pvo_metrics = {
+		NULL, NULL, "metrics", "default"
+	};
 	const struct lws_protocol_vhost_options pvo_www = {
-		NULL, NULL, "www", www
+		cfg->metrics_listen.set ? NULL : &pvo_metrics, NULL, "www", www
 	};
 	const struct lws_protocol_vhost_options pvo_http = {
 		&pvo_chat, &pvo_www, HTTP_PROTOCOL_NAME, ""
@@ -305,9 +316,14 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	redirect_vh = vhost && cfg->redirect_http_port
 			      ? redirect_vhost_create(context, listener.port)
 			      : NULL;
+	metrics_vh = vhost && cfg->metrics_listen.set
+			     ? http_metrics_vhost_create(context, "default")
+			     : NULL;
 	if (!vhost || listener_adopt(&listener, vhost) ||
 	    (cfg->redirect_http_port &&
-	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh)))) {
+	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh))) ||
+	    (cfg->metrics_listen.set &&
+	     (!metrics_vh || listener_adopt(&metrics_listener, metrics_vh)))) {
 		snprintf(err, errlen, "cannot start the server (see the log)");
 		goto out;
 	}
@@ -323,6 +339,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	if (cfg->redirect_http_port)
 		log_info("redirecting %s to https", redirect_listener.url);
+	if (cfg->metrics_listen.set)
+		log_info("metrics on %s/metrics", metrics_listener.url);
 	fprintf(stderr, "listening on %s%s%s\n", listener.url,
 		*listener.where ? " " : "", listener.where);
 	fflush(stderr);
@@ -335,6 +353,7 @@ out:
 	/* Sockets lws adopted are its own; these close only the rest. */
 	listener_close(&listener);
 	listener_close(&redirect_listener);
+	listener_close(&metrics_listener);
 	if (context)
 		lws_context_destroy(context);
 	if (history)
