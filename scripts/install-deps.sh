@@ -13,6 +13,8 @@ PKGS="$PKGS clang libclang-rt-dev"
 # The TLS tests make their certificates with the openssl CLI, and
 # test_token_auth runs the README's token-minting line with it.
 PKGS="$PKGS openssl"
+# test_metrics checks /metrics with promtool and prometheus_client's parser.
+PKGS="$PKGS prometheus python3-prometheus-client"
 # Debian's nodejs and npm, unless a node is already installed.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
