@@ -29,7 +29,8 @@ chat_stats_count_commit(struct chat_stats *st, uint64_t ns)
 {
 	unsigned i = 0;
 
-	while (i < CHAT_STATS_COMMIT_BUCKETS && ns > chat_stats_commit_bounds_ns[i])
+	while (i < CHAT_STATS_COMMIT_BUCKETS &&
+	       ns > chat_stats_commit_bounds_ns[i])
 		i++;
 	st->commit_buckets[i]++;
 	st->commits++;

@@ -372,7 +372,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 			     : NULL;
 	if (!vhost || listener_adopt(&listener, vhost) ||
 	    (cfg->redirect_http_port &&
-	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh))) ||
+	     (!redirect_vh ||
+	      listener_adopt(&redirect_listener, redirect_vh))) ||
 	    (cfg->metrics_listen.set &&
 	     (!metrics_vh || listener_adopt(&metrics_listener, metrics_vh)))) {
 		snprintf(err, errlen, "cannot start the server (see the log)");

@@ -3,10 +3,11 @@
  * check metrics, and prometheus_client's parser through check_metrics.py),
  * with values that follow the traffic exactly where it is deterministic:
  * sessions, rooms, messages, deliveries, closes by code, handshakes refused
- * by reason. HEAD answers like GET. --metrics-listen serves /metrics on a
- * port of its own, IPv4 or IPv6, with 404 for anything else there and for
- * /metrics on the public port; a bad value is exit 2 naming the flag, a
- * port in use exit 1. Each test runs its own chatd.
+ * by reason (a missing token too). HEAD answers like GET. --metrics-listen
+ * serves /metrics on a port of its own, IPv4 or IPv6, with 404 for
+ * anything else there and for /metrics on the public port; a bad value is
+ * exit 2 naming the flag, a port in use exit 1. Each test runs its own
+ * chatd.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -15,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -70,6 +72,14 @@ status_of(int port, const char *path)
 	return st;
 }
 
+/* The line after the one p is in, or NULL after the last. */
+static const char *
+next_line(const char *p)
+{
+	p = strchr(p, '\n');
+	return p ? p + 1 : NULL;
+}
+
 /*
  * The value of the sample whose name and labels are exactly `series`
  * (`chat_closes_total{code="1000"}`), -1 when the text has none.
@@ -79,7 +89,7 @@ sample(const char *text, const char *series)
 {
 	size_t n = strlen(series);
 
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+	for (const char *p = text; p && *p; p = next_line(p))
 		if (!strncmp(p, series, n) && p[n] == ' ')
 			return strtod(p + n + 1, NULL);
 	return -1;
@@ -278,6 +288,36 @@ CHAT_TEST(test_metrics_follow_sessions_messages_closes_and_refusals)
 	free(m);
 }
 
+/* With token auth, a handshake without a token is refused as "token". */
+static void
+test_metrics_count_handshakes_without_a_token(void **state)
+{
+	static const char secret[] = "metrics-test-secret-0123456789abcdef";
+	char dir[] = "/tmp/chat-metrics-XXXXXX", path[64];
+	const char *const args[] = { "--jwt-secret-file", path, NULL };
+	struct chatd d;
+	char *m;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, secret, sizeof(secret) - 1),
+			 (ssize_t)sizeof(secret) - 1);
+	close(fd);
+	assert_int_equal(chatd_start(&d, args), 0);
+	assert_int_equal(handshake_status(d.port, "/chat", "13", ""), 401);
+	assert_int_equal(handshake_status(d.port, "/chat", "13", ""), 401);
+	m = metrics(d.port);
+	expect_sample(m, "chat_handshakes_rejected_total{reason=\"token\"}", 2);
+	expect_sample(m, "chat_connections", 0);
+	free(m);
+	assert_int_equal(chatd_stop(&d), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* ---- the format, as real tools read it -------------------------------- */
 
 static int
@@ -322,7 +362,7 @@ expect_line(const char *text, const char *line)
 {
 	size_t n = strlen(line);
 
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+	for (const char *p = text; p && *p; p = next_line(p))
 		if (!strncmp(p, line, n) && (p[n] == '\n' || !p[n]))
 			return;
 	fail_msg("no line '%s' in:\n%s", line, text);
@@ -570,6 +610,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_metrics_follow_sessions_messages_closes_and_refusals,
 			setup_limited, teardown),
+		cmocka_unit_test(test_metrics_count_handshakes_without_a_token),
 		cmocka_unit_test_setup_teardown(
 			test_metrics_pass_promtool_and_prometheus_client_parser,
 			setup_plain, teardown),
