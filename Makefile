@@ -14,22 +14,33 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PORT       ?= 5000
 
-.PHONY: all deps build run test test-plain asan bench bench-quick clean
+.PHONY: all deps deps-run build run test test-plain asan bench bench-quick clean
 .PHONY: fuzz fuzz-build fuzz-smoke docker-test
 
 all: build
 
+# Everything make test needs; deps-run only what building and running do.
 deps:
 	@./scripts/install-deps.sh
 
-$(BUILD_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+deps-run:
+	@./scripts/install-deps.sh --run
 
-build: deps $(BUILD_DIR)/CMakeCache.txt
+# Configured every time (a second or so): make run may have configured
+# $(BUILD_DIR) without the tests, and make test must have them.
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+		-DBUILD_TESTING=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	./$(BUILD_DIR)/chatd --port $(PORT) --www www
+# Only the server: no test toolchain. A $(BUILD_DIR) configured by make
+# test is reused as it is. History goes to ./chat.db here, as a developer
+# expects; an installed chatd keeps it in its state directory (chatd(8)).
+run: deps-run
+	test -f $(BUILD_DIR)/CMakeCache.txt || cmake -S . -B $(BUILD_DIR) \
+		-DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DBUILD_TESTING=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target chatd
+	./$(BUILD_DIR)/chatd --port $(PORT) --www www --db chat.db
 
 $(ASAN_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON \

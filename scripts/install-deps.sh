@@ -1,21 +1,43 @@
 #!/bin/sh
-# Installs what chatd needs to build, run and test, from Debian's packages
-# (and, for the browser tests, npm packages pinned in test/e2e/package-lock.json).
-# Idempotent: installs nothing when everything is already present.
+# Installs what chatd needs from Debian's packages, and nothing already
+# present.
+#   scripts/install-deps.sh         build, run and test (make test)
+#   scripts/install-deps.sh --run   build and run only (make run, the image)
+# The test set adds the browser tests' node packages, pinned in
+# test/e2e/package-lock.json.
 set -eu
 cd "$(dirname "$0")/.."
 
+mode=test
+case "${1:-}" in
+"") ;;
+--run) mode=run ;;
+*)
+	echo "install-deps.sh: $1: unknown option (use --run or nothing)" >&2
+	exit 2
+	;;
+esac
+
+# Building and running chatd.
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
-libjansson-dev libsqlite3-dev sqlite3 libcmocka-dev chromium"
-# make fuzz: clang, and its libFuzzer and sanitizer runtimes, which clang
-# only recommends.
-PKGS="$PKGS clang libclang-rt-dev"
-# The TLS tests make their certificates with the openssl CLI, and
-# test_token_auth runs the README's token-minting line with it.
-PKGS="$PKGS openssl"
-# Debian's nodejs and npm, unless a node is already installed.
-command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
-command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+libjansson-dev libsqlite3-dev"
+
+if [ "$mode" = test ]; then
+	# The tests: cmocka, the sqlite3 CLI, the browser, and node for the
+	# browser and TLS tests (Debian's, unless a node is installed).
+	PKGS="$PKGS sqlite3 libcmocka-dev chromium"
+	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+	command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+	# make fuzz: clang, and its libFuzzer and sanitizer runtimes, which
+	# clang only recommends.
+	PKGS="$PKGS clang libclang-rt-dev"
+	# The TLS tests make their certificates with the openssl CLI, and
+	# test_token_auth runs the README's token-minting line with it.
+	PKGS="$PKGS openssl"
+	# test_install: python3 fetches pages, groff renders the man page,
+	# systemd-analyze verifies the unit.
+	PKGS="$PKGS python3 groff-base systemd"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -34,7 +56,7 @@ fi
 
 # The browser tests' node packages; never a browser download (they drive
 # Debian's /usr/bin/chromium).
-if [ -f test/e2e/package-lock.json ] &&
+if [ "$mode" = test ] && [ -f test/e2e/package-lock.json ] &&
 	{ [ ! -d test/e2e/node_modules ] ||
 	  [ test/e2e/package-lock.json -nt test/e2e/node_modules ]; }; then
 	(cd test/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -125,8 +125,10 @@ close_with(struct lws *wsi, struct session *s, uint16_t code,
 {
 	s->closing = true;
 	s->close_started = true;
-	if (!s->end_code)
+	if (!s->end_code) {
 		s->end_code = code;
+		s->end_reason = reason;
+	}
 	msgq_fini(&s->q);
 	lws_close_reason(wsi, (enum lws_close_status)code,
 			 (unsigned char *)reason, strlen(reason));
@@ -154,10 +156,13 @@ on_peer_close(struct lws *wsi, struct session *s, const unsigned char *p,
 	uint16_t code = ws_rules_check_close(p, len);
 
 	stop_sending(s);
-	if (!s->end_code)
+	if (!s->end_code) {
 		s->end_code = code ? code
 			  : len >= 2 ? (uint16_t)(p[0] << 8 | p[1])
 				     : 1005; /* a close without a code */
+		s->end_reason = code ? "invalid close frame"
+				     : "closed by the client";
+	}
 	if (!code)
 		return 0;
 	/* lws sends this reason instead of the echo once we return -1. */
@@ -195,13 +200,17 @@ on_lws_close(struct lws *wsi, struct session *s)
 		return; /* our close or the peer's, already handled */
 	stop_sending(s);
 	if (!peer_is_there(wsi)) {
-		if (!s->end_code)
+		if (!s->end_code) {
 			s->end_code = 1006; /* gone without a close frame */
+			s->end_reason = "connection lost";
+		}
 		return;
 	}
-	if (!s->end_code)
+	if (!s->end_code) {
 		s->end_code = staged ? s->close_code
 				     : LWS_CLOSE_STATUS_PROTOCOL_ERR;
+		s->end_reason = staged ? s->close_reason : "protocol error";
+	}
 	if (staged)
 		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
 				 (unsigned char *)s->close_reason,
@@ -316,6 +325,42 @@ peer_addr(struct lws *wsi, char *out, size_t outlen)
 	conn_limits_addr_key(peer, out, outlen);
 }
 
+static void
+log_connect(const struct session *s)
+{
+	const struct log_field f[] = { LOG_NUM("session", s->id),
+				       LOG_STR("peer", s->addr),
+				       LOG_STR("nick", s->nick) };
+
+	log_event(LOG_LEVEL_INFO, "connect", f, LOG_NFIELDS(f),
+		  "session %llu: connected from %s as %s",
+		  (unsigned long long)s->id, s->addr, s->nick);
+}
+
+/* A connection dropped without a close frame ends with 1006, as a client
+ * would see it. */
+static void
+log_disconnect(const struct session *s)
+{
+	int64_t ms = chat_now_ms() - s->connected_ms;
+	unsigned code = s->end_code ? s->end_code : 1006;
+	const char *reason = s->end_code && s->end_reason ? s->end_reason
+				: s->end_code ? "" : "connection lost";
+	const struct log_field f[] = { LOG_NUM("session", s->id),
+				       LOG_STR("peer", s->addr),
+				       LOG_STR("nick", s->nick),
+				       LOG_NUM("duration_ms", ms),
+				       LOG_NUM("code", code),
+				       LOG_STR("reason", reason) };
+
+	log_event(LOG_LEVEL_INFO, "disconnect", f, LOG_NFIELDS(f),
+		  "session %llu: disconnected from %s (%s) after "
+		  "%lld.%03lld s, close %u%s%s",
+		  (unsigned long long)s->id, s->addr, s->nick,
+		  (long long)(ms / 1000), (long long)(ms % 1000), code,
+		  *reason ? ": " : "", reason);
+}
+
 static int
 on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
@@ -352,8 +397,7 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	memcpy(s->addr, addr, sizeof(addr));
 	/* As the classic socket.io chat says "a user connected". */
 	s->connected_ms = chat_now_ms();
-	log_info("session %llu: connected from %s as %s",
-		 (unsigned long long)s->id, addr, s->nick);
+	log_connect(s);
 	return 0;
 }
 
@@ -397,15 +441,8 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 static void
 on_closed(struct chat_vhd *vhd, struct session *s)
 {
-	if (s->chat) {
-		int64_t ms = chat_now_ms() - s->connected_ms;
-
-		log_info("session %llu: disconnected from %s (%s) after "
-			 "%lld.%03lld s, close %u",
-			 (unsigned long long)s->id, s->addr, s->nick,
-			 (long long)(ms / 1000), (long long)(ms % 1000),
-			 s->end_code ? s->end_code : 1006);
-	}
+	if (s->chat)
+		log_disconnect(s);
 	if (vhd && s->addr[0])
 		conn_limits_remove(&vhd->limits, s->addr);
 	s->addr[0] = '\0';

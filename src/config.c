@@ -12,7 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
-enum opt_kind { OPT_UINT, OPT_SIZE, OPT_STRING, OPT_LEVEL, OPT_ORIGINS };
+enum opt_kind {
+	OPT_UINT,
+	OPT_SIZE,
+	OPT_STRING,
+	OPT_LEVEL,
+	OPT_FORMAT,
+	OPT_ORIGINS,
+};
 
 struct option_spec {
 	const char *flag;
@@ -31,7 +38,8 @@ static const struct option_spec options[] = {
 	{ "--host", "CHAT_HOST", OPT_STRING, FIELD(host), 0, 0,
 	  "address to listen on (default: all interfaces)" },
 	{ "--www", "CHAT_WWW", OPT_STRING, FIELD(www), 0, 0,
-	  "directory served over HTTP (default: www)" },
+	  "directory served over HTTP (default: the installed "
+	  "share/chatd/www, or the source tree's www/)" },
 	{ "--history", "CHAT_HISTORY", OPT_UINT, FIELD(history), 0, 1000,
 	  "messages replayed on join (default 50)" },
 	{ "--max-message-bytes", "CHAT_MAX_MESSAGE_BYTES", OPT_SIZE,
@@ -44,7 +52,9 @@ static const struct option_spec options[] = {
 	  FIELD(send_queue_bytes), 1024, 1ull << 32,
 	  "per-client send queue bound (default 1048576)" },
 	{ "--db", "CHAT_DB", OPT_STRING, FIELD(db), 0, 0,
-	  "SQLite history file, or :memory: (default chat.db)" },
+	  "SQLite history file, or :memory: (default: chat.db in "
+	  "$STATE_DIRECTORY, else $XDG_STATE_HOME/chatd or "
+	  "~/.local/state/chatd)" },
 	{ "--history-max", "CHAT_HISTORY_MAX", OPT_SIZE, FIELD(history_max), 1,
 	  1ull << 40, "messages kept per room (default 100000)" },
 	{ "--history-max-total", "CHAT_HISTORY_MAX_TOTAL", OPT_SIZE,
@@ -78,6 +88,8 @@ static const struct option_spec options[] = {
 	  "variable is comma-separated)" },
 	{ "--log-level", "CHAT_LOG_LEVEL", OPT_LEVEL, FIELD(log_level), 0, 0,
 	  "debug|info|warn|error (default info)" },
+	{ "--log-format", "CHAT_LOG_FORMAT", OPT_FORMAT, FIELD(log_format), 0,
+	  0, "text|json: json is one object per line (default text)" },
 	{ "--jwt-secret-file", "CHAT_JWT_SECRET", OPT_STRING,
 	  FIELD(jwt_secret_file), 0, 0,
 	  "HS256 secret: WebSocket handshakes then need a token "
@@ -86,18 +98,18 @@ static const struct option_spec options[] = {
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
+#define HEALTHCHECK_FLAG "--healthcheck"
+
 static void
 set_defaults(struct config *cfg)
 {
 	*cfg = (struct config){
 		.host = NULL,
 		.port = CONFIG_DEFAULT_PORT,
-		.www = "www",
 		.history = CONFIG_DEFAULT_HISTORY,
 		.max_message_bytes = CONFIG_DEFAULT_MAX_MESSAGE_BYTES,
 		.max_text_bytes = CONFIG_DEFAULT_MAX_TEXT_BYTES,
 		.send_queue_bytes = CONFIG_DEFAULT_SEND_QUEUE_BYTES,
-		.db = CONFIG_DEFAULT_DB,
 		.history_max = CONFIG_DEFAULT_HISTORY_MAX,
 		.history_max_total = CONFIG_DEFAULT_HISTORY_MAX_TOTAL,
 		.ping_interval = CONFIG_DEFAULT_PING_INTERVAL,
@@ -107,6 +119,7 @@ set_defaults(struct config *cfg)
 		.burst = CONFIG_DEFAULT_BURST,
 		.max_rooms = CONFIG_DEFAULT_MAX_ROOMS,
 		.log_level = LOG_LEVEL_INFO,
+		.log_format = LOG_FORMAT_TEXT,
 	};
 }
 
@@ -240,6 +253,15 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 			return -1;
 		}
 		return 0;
+	case OPT_FORMAT:
+		if (log_format_parse(value, (enum log_format *)field)) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not one of text, json", source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)));
+			return -1;
+		}
+		return 0;
 	case OPT_UINT:
 	case OPT_SIZE:
 		errno = 0;
@@ -278,6 +300,8 @@ enum config_result
 config_parse(struct config *cfg, int argc, char **argv, char *err,
 	     size_t errlen)
 {
+	bool healthcheck = false;
+
 	set_defaults(cfg);
 
 	/* --help and --version work whatever the environment holds. */
@@ -302,6 +326,22 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 
 		eq = strchr(arg, '=');
 		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		/* A mode, not a setting: its URL is optional, and the other
+		 * options still apply (they give the default URL). */
+		if (name_len == strlen(HEALTHCHECK_FLAG) &&
+		    !strncmp(arg, HEALTHCHECK_FLAG, name_len)) {
+			healthcheck = true;
+			if (eq)
+				cfg->healthcheck_url = eq + 1;
+			else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+				cfg->healthcheck_url = argv[++i];
+			if (cfg->healthcheck_url && !*cfg->healthcheck_url) {
+				snprintf(err, errlen, "%s: empty value",
+					 HEALTHCHECK_FLAG);
+				return CONFIG_ERROR;
+			}
+			continue;
+		}
 		o = strncmp(arg, "--", 2) ? NULL : find_flag(arg, name_len);
 		if (!o) {
 			char shown[256];
@@ -321,7 +361,7 @@ config_parse(struct config *cfg, int argc, char **argv, char *err,
 		if (apply(cfg, o, value, o->flag, err, errlen))
 			return CONFIG_ERROR;
 	}
-	return CONFIG_RUN;
+	return healthcheck ? CONFIG_HEALTHCHECK : CONFIG_RUN;
 }
 
 void
@@ -334,6 +374,9 @@ config_usage(const char *prog)
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		printf("  %-22s %-24s %s\n", options[i].flag, options[i].env,
 		       options[i].help);
+	printf("  %-22s %-24s %s\n", HEALTHCHECK_FLAG " [URL]", "",
+	       "GET URL (default: this server's /healthz); exit 0 on 200, "
+	       "1 otherwise, 2 for a URL it cannot use");
 	printf("  %-22s %-24s %s\n  %-22s %-24s %s\n", "--help", "",
 	       "print this help and exit", "--version", "",
 	       "print the version and exit");

@@ -15,7 +15,6 @@
 #define CONFIG_DEFAULT_MAX_MESSAGE_BYTES 65536
 #define CONFIG_DEFAULT_MAX_TEXT_BYTES 4096
 #define CONFIG_DEFAULT_SEND_QUEUE_BYTES 1048576
-#define CONFIG_DEFAULT_DB "chat.db"
 #define CONFIG_DEFAULT_HISTORY_MAX 100000
 #define CONFIG_DEFAULT_HISTORY_MAX_TOTAL 10000000
 #define CONFIG_DEFAULT_PING_INTERVAL 30
@@ -28,12 +27,12 @@
 struct config {
 	const char *host; /* NULL: every interface */
 	unsigned port;    /* 0: any free port */
-	const char *www;
+	const char *www;  /* NULL: the installed or source www (paths.h) */
 	unsigned history; /* messages replayed on join */
 	size_t max_message_bytes;
 	size_t max_text_bytes;
 	size_t send_queue_bytes;
-	const char *db;     /* SQLite file, or ":memory:" */
+	const char *db;     /* SQLite file, or ":memory:"; NULL: paths.h */
 	size_t history_max; /* messages kept per room */
 	size_t history_max_total; /* messages kept in all rooms together */
 	unsigned ping_interval; /* seconds; 0: no keepalive pings */
@@ -43,6 +42,9 @@ struct config {
 	unsigned burst;     /* requests a quiet session may send at once */
 	unsigned max_rooms; /* rooms with members at once */
 	enum log_level log_level;
+	enum log_format log_format;
+	/* --healthcheck: the URL to probe; NULL: this server's /healthz. */
+	const char *healthcheck_url;
 	const char *tls_cert; /* NULL: plain http and ws */
 	const char *tls_key;
 	unsigned redirect_http_port; /* 0: none */
@@ -58,6 +60,7 @@ enum config_result {
 	CONFIG_RUN = 0,
 	CONFIG_HELP = 1,    /* --help: usage printed to stdout, exit 0 */
 	CONFIG_VERSION = 2, /* --version */
+	CONFIG_HEALTHCHECK = 3, /* --healthcheck [URL]: probe (healthcheck.h) */
 	CONFIG_ERROR = -1,  /* err holds one line naming the option; exit 2 */
 };
 

@@ -1,20 +1,19 @@
 /*
- * chatd: argv -> config -> server_run() -> exit status.
+ * chatd: argv -> config -> server_run() (or one health probe) -> exit
+ * status.
  */
 #include <stdio.h>
 
 #include "config.h"
+#include "healthcheck.h"
+#include "log.h"
 #include "server.h"
-
-#ifndef CHATD_VERSION
-#define CHATD_VERSION "0.0.0"
-#endif
 
 int
 main(int argc, char **argv)
 {
 	struct config cfg;
-	char err[256] = "";
+	char err[512] = "";
 	int status;
 
 	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
@@ -27,11 +26,17 @@ main(int argc, char **argv)
 	case CONFIG_ERROR:
 		fprintf(stderr, "chatd: %s\n", err);
 		return 2;
+	case CONFIG_HEALTHCHECK:
+		status = (int)healthcheck_run(&cfg, err, sizeof(err));
+		if (status)
+			fprintf(stderr, "chatd: healthcheck: %s\n", err);
+		return status;
 	case CONFIG_RUN:
 		break;
 	}
+	log_setup(cfg.log_level, cfg.log_format);
 	status = server_run(&cfg, err, sizeof(err));
 	if (status)
-		fprintf(stderr, "chatd: %s\n", err);
+		log_fatal("%s", err);
 	return status;
 }

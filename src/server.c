@@ -22,6 +22,7 @@
 #include "http.h"
 #include "listener.h"
 #include "log.h"
+#include "paths.h"
 #include "redirect.h"
 #include "session.h"
 #include "tls.h"
@@ -96,12 +97,49 @@ resolve_www(const struct config *cfg, char *out, char *err, size_t errlen)
 {
 	struct stat st;
 
+	if (!cfg->www)
+		return paths_default_www(out, PATH_MAX, err, errlen);
 	if (!realpath(cfg->www, out) || stat(out, &st) || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "--www: '%s' is not a directory",
 			 cfg->www);
 		return -1;
 	}
 	return 0;
+}
+
+/* The history file: --db as given (relative paths are the user's), or
+ * the state directory's chat.db. */
+static int
+resolve_db(const struct config *cfg, char *out, char *err, size_t errlen)
+{
+	if (!cfg->db)
+		return paths_default_db(out, PATH_MAX, err, errlen);
+	snprintf(out, PATH_MAX, "%s", cfg->db);
+	return 0;
+}
+
+/* What a reader of the log needs first: which build serves which files
+ * and keeps history where. Logged once the port is bound, so a start that
+ * fails says only why. */
+static void
+log_start(const char *www, const char *db)
+{
+	const struct log_field f[] = { LOG_STR("version", CHATD_VERSION),
+				       LOG_STR("www", www), LOG_STR("db", db) };
+
+	log_event(LOG_LEVEL_INFO, "start", f, LOG_NFIELDS(f),
+		  "chatd %s: web client %s, history %s", CHATD_VERSION, www,
+		  db);
+}
+
+/* The ready line scripts wait for, at every log level. */
+static void
+log_ready(const struct listener *l)
+{
+	const struct log_field f[] = { LOG_STR("url", l->url) };
+
+	log_notice("listening", f, LOG_NFIELDS(f), "listening on %s%s%s",
+		   l->url, *l->where ? " " : "", l->where);
 }
 
 /*
@@ -212,7 +250,7 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost,
 int
 server_run(const struct config *cfg, char *err, size_t errlen)
 {
-	char www[PATH_MAX], why[256];
+	char www[PATH_MAX], db[PATH_MAX], why[256];
 	struct lws_http_mount mount;
 	struct lws_context_creation_info info;
 	struct lws_context *context = NULL;
@@ -225,12 +263,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct sigaction sa;
 	int status = SERVER_EXIT_FAILURE;
 
-	log_setup(cfg->log_level);
-	if (resolve_www(cfg, www, err, errlen) || check_tls(cfg, err, errlen))
+	if (resolve_www(cfg, www, err, errlen) ||
+	    resolve_db(cfg, db, err, errlen) || check_tls(cfg, err, errlen))
 		return SERVER_EXIT_USAGE;
 	if (auth_load(&auth, cfg->jwt_secret_file, err, errlen))
 		return SERVER_EXIT_USAGE;
-	history = history_open(cfg->db, cfg->history_max,
+	history = history_open(db, cfg->history_max,
 			       cfg->history_max_total, why, sizeof(why));
 	if (!history) {
 		snprintf(err, errlen, "--db: %s", why);
@@ -245,6 +283,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	     listener_open(&redirect_listener, cfg->host,
 			   cfg->redirect_http_port, "http", err, errlen)))
 		goto out;
+	log_start(www, db);
 	env = (struct chat_env){ .cfg = cfg, .history = history,
 				 .auth = &auth };
 
@@ -322,9 +361,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	if (cfg->redirect_http_port)
 		log_info("redirecting %s to https", redirect_listener.url);
-	fprintf(stderr, "listening on %s%s%s\n", listener.url,
-		*listener.where ? " " : "", listener.where);
-	fflush(stderr);
+	log_ready(&listener);
 
 	service_until_stopped(context, vhost, cfg);
 	status = SERVER_EXIT_OK;

@@ -43,6 +43,7 @@ struct session {
 	int64_t last_seen_ms; /* last frame of any kind from the client */
 	int64_t connected_ms; /* for the disconnect log line */
 	uint16_t end_code;    /* the close code it ended with; 0: none yet */
+	const char *end_reason; /* static string: why, for the log */
 	int64_t ping_sent_ms; /* last keepalive ping, 0 when none */
 	struct room **rooms; /* join order; the last one is the current room */
 	int64_t *typing_ms;  /* beside rooms: when typing was last relayed */

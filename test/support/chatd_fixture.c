@@ -58,8 +58,9 @@ chatd_parse_ready(const char *text, char *host, size_t hostlen)
 		return -1;
 	start = p + strlen(READY_PREFIX);
 	end = start;
+	/* A '"' ends it too: in --log-format json the line is an object. */
 	while (*end && *end != '\n' && *end != '\r' && *end != ' ' &&
-	       *end != '\t')
+	       *end != '\t' && *end != '"')
 		end++;
 	/* Only a complete line counts: the port may still be coming. */
 	if (!*end)
@@ -252,6 +253,11 @@ spawn(struct chatd *d, const struct chatd_opts *o)
 			argv[argc++] = "--www";
 			argv[argc++] = www;
 		}
+		/* History in memory unless the test gives a --db (after
+		 * these, so it wins): nothing lands in the user's state
+		 * directory, which is chatd's own default. */
+		argv[argc++] = "--db";
+		argv[argc++] = ":memory:";
 		/* Tests send as fast as they can; the rate limit has tests
 		 * of its own, which ask for it after this. */
 		argv[argc++] = "--rate";

@@ -33,7 +33,8 @@ struct chatd_opts {
 	 * here, so the caller's environment cannot leak into a test. */
 	const char *const *env;
 	/* Leave out the defaults --port 0 --host 127.0.0.1 --www $CHAT_WWW
-	 * --rate 0 (flags in args come after them, so they win). */
+	 * --db :memory: --rate 0 (flags in args come after them, so they
+	 * win). */
 	bool no_defaults;
 	/* Return right after the spawn, without waiting for the ready line. */
 	bool no_wait;

@@ -28,6 +28,7 @@ static const char *const env_names[] = {
 	"CHAT_HISTORY_MAX",
 	"CHAT_HISTORY_MAX_TOTAL",
 	"CHAT_LOG_LEVEL",
+	"CHAT_LOG_FORMAT",
 	"CHAT_JWT_SECRET",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
@@ -124,18 +125,19 @@ assert_defaults(const struct config *c)
 	assert_null(c->host);
 	assert_int_equal(c->port, CONFIG_DEFAULT_PORT);
 	assert_int_equal(c->port, 5000);
-	assert_non_null(c->www);
-	assert_string_equal(c->www, "www");
+	/* NULL: found at start-up, wherever chatd was started (paths.c). */
+	assert_null(c->www);
 	assert_int_equal(c->history, CONFIG_DEFAULT_HISTORY);
 	assert_int_equal(c->max_message_bytes, CONFIG_DEFAULT_MAX_MESSAGE_BYTES);
 	assert_int_equal(c->max_text_bytes, CONFIG_DEFAULT_MAX_TEXT_BYTES);
 	assert_int_equal(c->send_queue_bytes, CONFIG_DEFAULT_SEND_QUEUE_BYTES);
-	assert_non_null(c->db);
-	assert_string_equal(c->db, CONFIG_DEFAULT_DB);
+	assert_null(c->db);
 	assert_int_equal(c->history_max, CONFIG_DEFAULT_HISTORY_MAX);
 	assert_int_equal(c->history_max_total,
 			 CONFIG_DEFAULT_HISTORY_MAX_TOTAL);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
+	assert_null(c->healthcheck_url);
 }
 
 /* ---- defaults, env, flags ------------------------------------------- */
@@ -588,6 +590,46 @@ test_config_jwt_secret_file_from_env_and_flag(void **state)
 	assert_non_null(strstr(fx->err, "--jwt-secret-file"));
 }
 
+static void
+test_config_log_format_from_env_and_flag(void **state)
+{
+	struct fx *fx = *state;
+
+	setenv("CHAT_LOG_FORMAT", "json", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_int_equal(fx->cfg.log_format, LOG_FORMAT_JSON);
+	assert_int_equal(PARSE(fx, "--log-format", "text"), CONFIG_RUN);
+	assert_int_equal(fx->cfg.log_format, LOG_FORMAT_TEXT);
+	assert_error(fx, PARSE(fx, "--log-format=xml"), "--log-format",
+		     "xml");
+	assert_err_names(fx, "json");
+	setenv("CHAT_LOG_FORMAT", "JSON", 1);
+	assert_error(fx, PARSE0(fx), "CHAT_LOG_FORMAT", "JSON");
+}
+
+/* A mode: its URL is optional, and the other options still apply. */
+static void
+test_config_healthcheck_mode_with_and_without_url(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(PARSE(fx, "--healthcheck"), CONFIG_HEALTHCHECK);
+	assert_null(fx->cfg.healthcheck_url);
+	assert_int_equal(PARSE(fx, "--healthcheck", "--port", "7001"),
+			 CONFIG_HEALTHCHECK);
+	assert_null(fx->cfg.healthcheck_url);
+	assert_int_equal(fx->cfg.port, 7001);
+	assert_int_equal(PARSE(fx, "--healthcheck", "http://h:1/healthz"),
+			 CONFIG_HEALTHCHECK);
+	assert_string_equal(fx->cfg.healthcheck_url, "http://h:1/healthz");
+	assert_int_equal(PARSE(fx, "--port=9", "--healthcheck=http://x/"),
+			 CONFIG_HEALTHCHECK);
+	assert_string_equal(fx->cfg.healthcheck_url, "http://x/");
+	assert_error(fx, PARSE(fx, "--healthcheck="), "--healthcheck", NULL);
+	assert_error(fx, PARSE(fx, "--healthcheck", "--bogus"), "--bogus",
+		     NULL);
+}
+
 int
 main(void)
 {
@@ -617,6 +659,8 @@ main(void)
 		T(test_config_help_and_version_results),
 		T(test_config_usage_lists_every_flag_and_variable),
 		T(test_config_jwt_secret_file_from_env_and_flag),
+		T(test_config_log_format_from_env_and_flag),
+		T(test_config_healthcheck_mode_with_and_without_url),
 #undef T
 	};
 
