@@ -21,6 +21,7 @@ PROJECT=chatdtest$ID
 C_NAME=${PROJECT}_chatd_1
 C_IMAGE=${PROJECT}_chatd
 C_VOLUME=${PROJECT}_chatd-data
+C_NETWORK=${PROJECT}_default
 LOGS=$BUILD_DIR/logs
 TEXT="hello world from docker-test $ID"
 
@@ -37,6 +38,7 @@ docker/install-deps.sh
 # podman-compose's own builds read this too.
 BUILDAH_FORMAT=docker
 export BUILDAH_FORMAT
+rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
 cleanup() {
@@ -48,6 +50,8 @@ cleanup() {
 	fi
 	podman rm -f -t 0 "$NAME" "$C_NAME" >/dev/null 2>&1
 	podman volume rm -f "$VOLUME" "$C_VOLUME" >/dev/null 2>&1
+	# podman-compose 1.0.3's down leaves the network it made.
+	podman network rm -f "$C_NETWORK" >/dev/null 2>&1
 	podman rmi -f "$IMAGE" "$C_IMAGE" >/dev/null 2>&1
 	# The base tags are ours too; the tarball they came from stays.
 	podman rmi docker.io/library/debian:bookworm \
@@ -84,6 +88,16 @@ wait_ready() {
 	done
 	podman logs "$1" >&2 2>&1 || :
 	die "$1 printed no ready line within 30 s (log above)"
+}
+
+# pm ARGS: podman ARGS with its stderr in the log (without systemd it
+# complains about health check timers on every stop and rm), shown on
+# failure.
+pm() {
+	podman "$@" 2>>"$LOGS/podman.log" || {
+		tail -n 5 "$LOGS/podman.log" >&2
+		die "podman $* failed (above)"
+	}
 }
 
 probe() {
@@ -158,7 +172,7 @@ until grep -q '^close: connected' "$LOGS/close.log"; do
 	sleep 0.2
 done
 t=$(date +%s%N)
-podman stop -t 10 "$NAME" >/dev/null || die "podman stop $NAME failed"
+pm stop -t 10 "$NAME" >/dev/null
 ms=$((($(date +%s%N) - t) / 1000000))
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [ "$code" -eq 0 ] || die "$NAME exited with $code on SIGTERM (logs: podman logs)"
@@ -168,13 +182,13 @@ say "stop: exit 0 after $ms ms; $(tail -n 1 "$LOGS/close.log")"
 podman logs "$NAME" >"$LOGS/$NAME.log" 2>&1 || :
 
 # A new container on the same volume has the history.
-podman rm "$NAME" >/dev/null
+pm rm "$NAME" >/dev/null
 podman run -d --name "$NAME" -p "$ADDR:5000" -v "$VOLUME:/data" "$IMAGE" \
 	>"$LOGS/run.log" 2>&1 || die "podman run again failed: $(cat "$LOGS/run.log")"
 wait_ready "$NAME"
 probe history "$ADDR" "$TEXT"
-podman stop -t 10 "$NAME" >/dev/null || die "podman stop $NAME failed"
-podman rm "$NAME" >/dev/null
+pm stop -t 10 "$NAME" >/dev/null
+pm rm "$NAME" >/dev/null
 
 # --- podman-compose -----------------------------------------------------
 # compose.yml builds the same Dockerfile; the image just built is tagged
@@ -193,6 +207,11 @@ podman container exists "$C_NAME" ||
 wait_ready "$C_NAME"
 probe echo "$ADDR" "$TEXT"
 health "$C_NAME"
+# podman-compose turns the compose health check into --healthcheck-command.
+podman inspect --format '{{json .Config.Healthcheck.Test}}' "$C_NAME" |
+	grep -q -- 'chatd.*--healthcheck.*http://127.0.0.1:5000/healthz' ||
+	die "$C_NAME health check is not compose.yml's: $(podman inspect \
+		--format '{{json .Config.Healthcheck.Test}}' "$C_NAME")"
 policy=$(podman inspect --format '{{.HostConfig.RestartPolicy.Name}}' "$C_NAME")
 [ "$policy" = unless-stopped ] || die "$C_NAME restart policy '$policy'"
 podman inspect --format '{{range .Mounts}}{{.Name}} {{.Destination}}{{end}}' \
