@@ -118,10 +118,10 @@ health() {
 
 # not_root CONTAINER: chatd is PID 1 and runs with a uid other than 0.
 not_root() {
-	status=$(podman exec "$1" cat /proc/1/status) ||
+	proc=$(podman exec "$1" cat /proc/1/status) ||
 		die "podman exec $1 failed"
-	comm=$(echo "$status" | awk '$1 == "Name:" { print $2 }')
-	uid=$(echo "$status" | awk '$1 == "Uid:" { print $2 }')
+	comm=$(echo "$proc" | awk '$1 == "Name:" { print $2 }')
+	uid=$(echo "$proc" | awk '$1 == "Uid:" { print $2 }')
 	[ "$comm" = chatd ] || die "PID 1 in $1 is '$comm', not chatd"
 	[ -n "$uid" ] && [ "$uid" -ne 0 ] || die "chatd in $1 runs as uid '$uid'"
 	say "user: chatd runs as uid $uid"
