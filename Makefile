@@ -1,6 +1,7 @@
 # Thin wrapper around CMake (as neovim does): CMake is the real build.
 # make build | make run | make test | make asan | make bench | make deb | make clean
 # make fuzz: the libFuzzer harnesses in test/fuzz, FUZZ_SECONDS each
+# make docker-test: builds docker/Dockerfile with podman and checks the image
 
 BUILD_DIR  ?= build
 ASAN_DIR   ?= build-asan
@@ -14,7 +15,7 @@ CMAKE_ARGS ?=
 PORT       ?= 5000
 
 .PHONY: all deps deps-run build run test test-plain asan bench bench-quick clean
-.PHONY: fuzz fuzz-build fuzz-smoke deb
+.PHONY: fuzz fuzz-build fuzz-smoke deb docker-test
 
 all: build
 
@@ -87,6 +88,11 @@ deb: deps-run
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && cpack -G DEB
+
+# The container image, built and run for real (podman; see docker/test.sh).
+# Its own set-up: it needs none of the builds above.
+docker-test:
+	docker/test.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
