@@ -37,6 +37,9 @@ if [ "$mode" = test ]; then
 	# test_install: python3 fetches pages, groff renders the man page,
 	# systemd-analyze verifies the unit.
 	PKGS="$PKGS python3 groff-base systemd"
+	# test_metrics checks /metrics with promtool and prometheus_client's
+	# parser.
+	PKGS="$PKGS prometheus python3-prometheus-client"
 fi
 
 missing=""

@@ -70,6 +70,15 @@ chat_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- sending ---- */
 
 /* The frame in c->out as a msg: NULL when out of memory (logged). */
@@ -103,6 +112,14 @@ broadcast(struct room *r, struct msg *m, struct session *except)
 	for (unsigned i = 0; i < r->nmembers; i++)
 		if (r->members[i] != except)
 			session_send(r->members[i], m);
+}
+
+/* A chat message to every member of r, counted once for all of them. */
+static void
+deliver(struct chat *c, struct room *r, struct msg *m)
+{
+	broadcast(r, m, NULL);
+	c->stats.deliveries += r->nmembers;
 }
 
 static void
@@ -446,6 +463,7 @@ static int
 flush_batch(struct chat *c, unsigned *count)
 {
 	unsigned n = c->npending;
+	uint64_t start;
 	int rc;
 
 	*count = n;
@@ -453,12 +471,14 @@ flush_batch(struct chat *c, unsigned *count)
 		return 0;
 	/* Taken first: a broadcast can close sessions but never re-enters. */
 	c->npending = 0;
+	start = monotonic_ns();
 	rc = history_commit(c->history);
+	chat_stats_count_commit(&c->stats, monotonic_ns() - start);
 	for (unsigned i = 0; i < n; i++) {
 		struct room *r = rc ? NULL : find_room(c, c->pending[i].room);
 
 		if (r)
-			broadcast(r, c->pending[i].m, NULL);
+			deliver(c, r, c->pending[i].m);
 		msg_unref(c->pending[i].m);
 	}
 	if (!rc)
@@ -565,8 +585,10 @@ handle_message(struct session *s, const struct request *req)
 
 		/* Out of memory: commit now (this message is in the open
 		 * transaction) and deliver it only once that succeeded. */
-		if (!flush_batch(c, &n))
-			broadcast(r, m, NULL);
+		if (!flush_batch(c, &n)) {
+			deliver(c, r, m);
+			c->stats.messages++;
+		}
 		msg_unref(m);
 	}
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat_stats.h"
 #include "config.h"
 #include "dict.h"
 #include "replay.h"
@@ -64,13 +65,6 @@ struct chat_transport {
 struct chat_pending {
 	struct msg *m;
 	char room[NAME_ROOM_MAX + 1];
-};
-
-struct chat_stats {
-	uint64_t messages;      /* chat messages broadcast */
-	uint64_t slow_consumers; /* sessions closed with 1008 */
-	uint64_t ping_timeouts;  /* sessions closed for silence */
-	uint64_t refused_busy;   /* handshakes over the connection limits */
 };
 
 struct chat {

@@ -272,6 +272,7 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	}
 	if (n < (int)len)
 		return -1;
+	vhd->chat.stats.sent_bytes += len;
 	if (s->stalled)
 		chat_resume(s);
 	if (!msgq_is_empty(&s->q))
@@ -419,6 +420,7 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 		return 0;
 	rc = auth_check(vhd->auth, wsi, time(NULL), &claims);
 	if (rc) {
+		vhd->chat.stats.refused[CHAT_STATS_REFUSED_TOKEN]++;
 		log_info("%s: handshake refused (401): %s", addr,
 			 auth_strerror(rc));
 		snprintf(body, sizeof(body), "%s\n", auth_strerror(rc));
@@ -431,6 +433,7 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 	jwt_claims_free(claims);
 	if (free_nick)
 		return 0;
+	vhd->chat.stats.refused[CHAT_STATS_REFUSED_NICK]++;
 	log_info("%s: handshake refused (409): the token's nick is another "
 		 "user's",
 		 addr);
@@ -441,8 +444,11 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 static void
 on_closed(struct chat_vhd *vhd, struct session *s)
 {
-	if (s->chat)
+	if (s->chat) {
 		log_disconnect(s);
+		chat_stats_count_close(&s->chat->stats,
+				       s->end_code ? s->end_code : 1006);
+	}
 	if (vhd && s->addr[0])
 		conn_limits_remove(&vhd->limits, s->addr);
 	s->addr[0] = '\0';
@@ -456,15 +462,19 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	const struct lws_protocols *p =
 		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
 	struct chat_vhd *vhd = p ? lws_protocol_vh_priv_get(vh, p) : NULL;
+	enum chat_stats_refusal why = CHAT_STATS_REFUSED_BAD_REQUEST;
 	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
-	int rc = upgrade_confirm(wsi, upgrade);
+	int rc = upgrade_confirm(wsi, upgrade, &why);
 
+	if (rc && vhd)
+		vhd->chat.stats.refused[why]++;
 	/* Other upgrades are lws's to answer (upgrade_confirm refused h2c). */
 	if (rc || !vhd || !upgrade || strcasecmp(upgrade, "websocket"))
 		return rc;
 	peer_addr(wsi, addr, sizeof(addr));
 	if (!upgrade_origin_allowed(wsi, vhd->chat.cfg->allowed_origins, origin,
 				    sizeof(origin))) {
+		vhd->chat.stats.refused[CHAT_STATS_REFUSED_ORIGIN]++;
 		log_info("%s: handshake from origin '%s' refused (403)", addr,
 			 origin);
 		return upgrade_refuse(wsi, 403, "Forbidden", "",
@@ -472,7 +482,7 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	}
 	if (conn_limits_admit(&vhd->limits, addr))
 		return confirm_token(wsi, vhd, addr);
-	vhd->chat.stats.refused_busy++;
+	vhd->chat.stats.refused[CHAT_STATS_REFUSED_BUSY]++;
 	log_debug("%s: over the connection limits, 503", addr);
 	return upgrade_refuse(wsi, 503, "Service Unavailable",
 			      "retry-after: 5\r\n",

@@ -19,6 +19,7 @@ enum opt_kind {
 	OPT_LEVEL,
 	OPT_FORMAT,
 	OPT_ORIGINS,
+	OPT_HOSTPORT,
 };
 
 struct option_spec {
@@ -94,6 +95,9 @@ static const struct option_spec options[] = {
 	  FIELD(jwt_secret_file), 0, 0,
 	  "HS256 secret: WebSocket handshakes then need a token "
 	  "(default none)" },
+	{ "--metrics-listen", "CHAT_METRICS_LISTEN", OPT_HOSTPORT,
+	  FIELD(metrics_listen), 0, 0,
+	  "serve /metrics on ADDR:PORT only, not on --port (default: on --port)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -233,6 +237,17 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 	char *end, shown[256];
 
 	switch (o->kind) {
+	case OPT_HOSTPORT:
+		if (hostport_parse(value, (struct hostport *)field)) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not ADDR:PORT with an IP address, "
+				 "such as 127.0.0.1:9100 or [::1]:9100",
+				 source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)));
+			return -1;
+		}
+		return 0;
 	case OPT_ORIGINS:
 		return add_origins(cfg, value, source == o->flag, source, err,
 				   errlen);

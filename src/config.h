@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hostport.h"
 #include "log.h"
 
 #define CONFIG_DEFAULT_PORT 5000
@@ -54,6 +55,8 @@ struct config {
 	bool origins_from_flag; /* a flag replaced the environment's list */
 	/* File holding the HS256 secret of token auth; NULL: no tokens. */
 	const char *jwt_secret_file;
+	/* Where /metrics is served instead of --port; .set false: on --port. */
+	struct hostport metrics_listen;
 };
 
 enum config_result {

@@ -1,5 +1,6 @@
 /*
- * Static files and /healthz, for GET and HEAD; any other method gets 405.
+ * Static files, /healthz and /metrics, for GET and HEAD; any other method
+ * gets 405. The metrics vhost (--metrics-listen) serves /metrics alone.
  * Request paths are checked segment by segment (no "..", no hidden files)
  * and the resolved file must still lie under the document root, so no
  * spelling of a path escapes www/. Files carry ETag and Last-Modified and
@@ -16,6 +17,10 @@
 #include <time.h>
 
 #include "chat_proto.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "upgrade.h"
 
 #define HTTP_ALLOW "GET, HEAD"
 #define HTTP_TEXT "text/plain; charset=utf-8"
@@ -28,8 +33,11 @@
 #define HTTP_FILE_CACHE "no-cache"
 
 struct http_vhd {
-	const char *root; /* resolved document root, from the "www" pvo */
+	const char *root; /* resolved document root, "www" pvo; NULL: none */
 	size_t root_len;
+	/* The "metrics" pvo: the vhost whose chat /metrics shows; NULL:
+	 * /metrics is 404 here (it has a listener of its own). */
+	const char *metrics_of;
 };
 
 /* What a served file is known by: both validators, as sent. */
@@ -366,6 +374,35 @@ serve_file(struct lws *wsi, bool head, const char *path,
 	return 0;
 }
 
+/* Written whole like the others, from a buffer sized to the text. */
+static int
+send_metrics(struct lws *wsi, bool head, const char *chat_vhost)
+{
+	struct lws_vhost *vh =
+		lws_get_vhost_by_name(lws_get_context(wsi), chat_vhost);
+	const struct lws_protocols *proto =
+		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
+	size_t len = 0, size;
+	char *text = metrics_render(proto ? chat_proto_chat(vh, proto) : NULL,
+				    &len);
+	unsigned char *buf, *p;
+	int rc = -1;
+
+	size = LWS_PRE + HTTP_HEAD_ROOM + len;
+	buf = text ? malloc(size) : NULL;
+	if (buf) {
+		p = &buf[LWS_PRE];
+		if (!compose(wsi, head, HTTP_STATUS_OK, NULL,
+			     METRICS_CONTENT_TYPE, text, &p, &buf[size - 1]))
+			rc = finish(wsi, &buf[LWS_PRE], p);
+	} else {
+		log_warn("out of memory rendering /metrics; connection closed");
+	}
+	free(buf);
+	free(text);
+	return rc;
+}
+
 static int
 on_http(struct lws *wsi, const struct http_vhd *vhd)
 {
@@ -386,11 +423,14 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 		return send_error(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), method) <= 0)
 		return send_error(wsi, head, HTTP_STATUS_BAD_REQUEST);
+	if (vhd && vhd->metrics_of && !strcmp(uri, "/metrics"))
+		return send_metrics(wsi, head, vhd->metrics_of);
+	if (!vhd || !vhd->root)
+		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	if (!strcmp(uri, "/healthz"))
 		return send_whole(wsi, head, HTTP_STATUS_OK, NULL,
 				  "application/json", healthz_body);
-	if (!vhd ||
-	    http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
+	if (http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	return serve_file(wsi, head, path, &st);
 }
@@ -421,22 +461,31 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct lws_vhost *vh = lws_get_vhost(wsi);
 	struct http_vhd *vhd =
 		vh ? lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)) : NULL;
-	const struct lws_protocol_vhost_options *pvo;
+	const struct lws_protocol_vhost_options *www, *metrics;
 
 	switch (reason) {
 	case LWS_CALLBACK_PROTOCOL_INIT:
-		pvo = lws_pvo_search(in, "www");
-		if (!pvo)
-			return 0; /* a vhost without a site serves 404s */
+		www = lws_pvo_search(in, "www");
+		metrics = lws_pvo_search(in, "metrics");
+		if (!www && !metrics)
+			return 0; /* a vhost without either serves 404s */
 		vhd = lws_protocol_vh_priv_zalloc(vh, lws_get_protocol(wsi),
 						  sizeof(*vhd));
 		if (!vhd)
 			return -1;
-		vhd->root = pvo->value;
-		vhd->root_len = strlen(pvo->value);
+		if (www) {
+			vhd->root = www->value;
+			vhd->root_len = strlen(www->value);
+		}
+		if (metrics)
+			vhd->metrics_of = metrics->value;
 		return 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* No chat where there is no site: the metrics vhost. */
+		if (!vhd || !vhd->root)
+			return upgrade_refuse(wsi, 404, "Not Found", "",
+					      "no WebSocket endpoint here\n");
 		/* A keep-alive connection bound here by an earlier request. */
 		return chat_proto_confirm_upgrade(wsi, in);
 
@@ -453,4 +502,49 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols metrics_protocols[] = {
+	{
+		.name = HTTP_PROTOCOL_NAME,
+		.callback = http_callback,
+		.per_session_data_size = sizeof(struct http_pss),
+	},
+	{
+		.name = LISTENER_PROTOCOL_NAME,
+		.callback = listener_callback,
+		.per_session_data_size = sizeof(struct listener_pss),
+	},
+	{ NULL, NULL, 0, 0, 0, NULL, 0 } /* terminator */
+};
+
+struct lws_vhost *
+http_metrics_vhost_create(struct lws_context *context, const char *chat_vhost)
+{
+	/* lws keeps pointers to these for the vhost's life, not copies. */
+	static struct lws_protocol_vhost_options pvo_metrics = {
+		NULL, NULL, "metrics", NULL
+	};
+	static const struct lws_protocol_vhost_options pvo_http = {
+		NULL, &pvo_metrics, HTTP_PROTOCOL_NAME, ""
+	};
+	static struct lws_http_mount mount;
+	struct lws_context_creation_info info;
+	struct lws_vhost *vh;
+
+	pvo_metrics.value = chat_vhost;
+	http_mount_init(&mount);
+	memset(&info, 0, sizeof(info));
+	/* Not NO_LISTEN_SERVER, as redirect.c explains: lws would move its
+	 * requests over to the chat vhost. */
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.vhost_name = HTTP_METRICS_VHOST_NAME;
+	info.protocols = metrics_protocols;
+	info.pvo = &pvo_http;
+	info.mounts = &mount;
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	vh = lws_create_vhost(context, &info);
+	if (!vh)
+		log_err("cannot create the metrics vhost");
+	return vh;
 }

@@ -1,8 +1,9 @@
 /*
- * HTTP side of the vhost: static files from the www/ directory and
- * /healthz, both answered from one callback mount so that a missing file
+ * HTTP side of the vhost: static files from the www/ directory, /healthz
+ * and /metrics, all answered from one callback mount so that a missing file
  * gets a real 404 (lws 4.1's file mount leaves such requests hanging), HEAD
- * is answered like GET and other methods get 405.
+ * is answered like GET and other methods get 405. Also the vhost of
+ * --metrics-listen, which answers /metrics and 404 for anything else.
  */
 #ifndef CHAT_HTTP_H
 #define CHAT_HTTP_H
@@ -12,16 +13,28 @@
 #include <sys/stat.h>
 
 #define HTTP_PROTOCOL_NAME "http"
+#define HTTP_METRICS_VHOST_NAME "metrics"
 
 /* Fills the mount sending every path to the "http" protocol. */
 void http_mount_init(struct lws_http_mount *mount);
 
 /*
  * The "http" protocol callback. Its PROTOCOL_INIT takes the document root
- * (an absolute, resolved path) from the pvo named "www".
+ * (an absolute, resolved path) from the pvo named "www", and from the pvo
+ * named "metrics" the name of the vhost whose chat /metrics shows; without
+ * that pvo /metrics is 404.
  */
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		  void *user, void *in, size_t len);
+
+/*
+ * Creates the vhost of --metrics-listen in context (no listening socket of
+ * its own: listener.c adopts into it): /metrics shows the chat of vhost
+ * chat_vhost (a string that outlives the context), everything else is 404,
+ * WebSocket upgrades included. NULL on failure (logged).
+ */
+struct lws_vhost *http_metrics_vhost_create(struct lws_context *context,
+					    const char *chat_vhost);
 
 /*
  * Resolves a request path (as lws decoded it) under root, the resolved

@@ -142,6 +142,18 @@ log_ready(const struct listener *l)
 		   l->url, *l->where ? " " : "", l->where);
 }
 
+/* Where --metrics-listen serves, for the operator and for scrapers. */
+static void
+log_metrics(const struct listener *l)
+{
+	char url[sizeof(l->url) + 16];
+	const struct log_field f[] = { LOG_STR("url", url) };
+
+	snprintf(url, sizeof(url), "%s/metrics", l->url);
+	log_event(LOG_LEVEL_INFO, "metrics", f, LOG_NFIELDS(f),
+		  "metrics on %s", url);
+}
+
 /*
  * SIGHUP: certificates are rotated every few weeks, and a restart would
  * drop every client. The new pair is checked first, so a bad one leaves
@@ -244,7 +256,8 @@ service_until_stopped(struct lws_context *context, struct lws_vhost *vhost,
 			 (unsigned long long)chat->stats.messages,
 			 (unsigned long long)chat->stats.slow_consumers,
 			 (unsigned long long)chat->stats.ping_timeouts,
-			 (unsigned long long)chat->stats.refused_busy);
+			 (unsigned long long)chat->stats
+				 .refused[CHAT_STATS_REFUSED_BUSY]);
 }
 
 int
@@ -259,7 +272,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct chat_env env;
 	struct auth auth;
 	struct listener listener = { .nfds = 0 }, redirect_listener = { .nfds = 0 };
-	struct lws_vhost *redirect_vh;
+	struct listener metrics_listener = { .nfds = 0 };
+	struct lws_vhost *redirect_vh, *metrics_vh;
 	struct sigaction sa;
 	int status = SERVER_EXIT_FAILURE;
 
@@ -283,6 +297,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	     listener_open(&redirect_listener, cfg->host,
 			   cfg->redirect_http_port, "http", err, errlen)))
 		goto out;
+	if (cfg->metrics_listen.set &&
+	    listener_open(&metrics_listener, cfg->metrics_listen.host,
+			  cfg->metrics_listen.port, "http", why, sizeof(why))) {
+		snprintf(err, errlen, "--metrics-listen: %s", why);
+		goto out;
+	}
 	log_start(www, db);
 	env = (struct chat_env){ .cfg = cfg, .history = history,
 				 .auth = &auth };
@@ -298,8 +318,12 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	const struct lws_protocol_vhost_options pvo_chat = {
 		NULL, &pvo_env, CHAT_PROTOCOL_NAME, ""
 	};
+	/* /metrics here unless it has a listener of its own. */
+	const struct lws_protocol_vhost_options pvo_metrics = {
+		NULL, NULL, "metrics", "default"
+	};
 	const struct lws_protocol_vhost_options pvo_www = {
-		NULL, NULL, "www", www
+		cfg->metrics_listen.set ? NULL : &pvo_metrics, NULL, "www", www
 	};
 	const struct lws_protocol_vhost_options pvo_http = {
 		&pvo_chat, &pvo_www, HTTP_PROTOCOL_NAME, ""
@@ -343,9 +367,15 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	redirect_vh = vhost && cfg->redirect_http_port
 			      ? redirect_vhost_create(context, listener.port)
 			      : NULL;
+	metrics_vh = vhost && cfg->metrics_listen.set
+			     ? http_metrics_vhost_create(context, "default")
+			     : NULL;
 	if (!vhost || listener_adopt(&listener, vhost) ||
 	    (cfg->redirect_http_port &&
-	     (!redirect_vh || listener_adopt(&redirect_listener, redirect_vh)))) {
+	     (!redirect_vh ||
+	      listener_adopt(&redirect_listener, redirect_vh))) ||
+	    (cfg->metrics_listen.set &&
+	     (!metrics_vh || listener_adopt(&metrics_listener, metrics_vh)))) {
 		snprintf(err, errlen, "cannot start the server (see the log)");
 		goto out;
 	}
@@ -361,6 +391,8 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 
 	if (cfg->redirect_http_port)
 		log_info("redirecting %s to https", redirect_listener.url);
+	if (cfg->metrics_listen.set)
+		log_metrics(&metrics_listener);
 	log_ready(&listener);
 
 	service_until_stopped(context, vhost, cfg);
@@ -371,6 +403,7 @@ out:
 	/* Sockets lws adopted are its own; these close only the rest. */
 	listener_close(&listener);
 	listener_close(&redirect_listener);
+	listener_close(&metrics_listener);
 	if (context)
 		lws_context_destroy(context);
 	if (history)

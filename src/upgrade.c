@@ -84,7 +84,8 @@ subprotocol_is_chat(struct lws *wsi)
 }
 
 int
-upgrade_confirm(struct lws *wsi, const char *upgrade)
+upgrade_confirm(struct lws *wsi, const char *upgrade,
+		enum chat_stats_refusal *why)
 {
 	char uri[64], version[8], key[64];
 	char *uri_ptr = NULL;
@@ -95,20 +96,24 @@ upgrade_confirm(struct lws *wsi, const char *upgrade)
 	/* lws 4.1.6 would take "h2c" and then WebSockets over HTTP/2, which
 	 * never come through this check (origin, limits); lws answers other
 	 * upgrade names with 403 itself. */
+	*why = CHAT_STATS_REFUSED_BAD_REQUEST;
 	if (!strcasecmp(upgrade, "h2c"))
 		return upgrade_refuse(wsi, 400, "Bad Request", "",
 				      "only WebSocket upgrades are served\n");
 	if (strcasecmp(upgrade, "websocket"))
 		return 0;
+	*why = CHAT_STATS_REFUSED_METHOD;
 	if (lws_http_get_uri_and_method(wsi, &uri_ptr, &uri_len) !=
 	    LWSHUMETH_GET)
 		return upgrade_refuse(wsi, 405, "Method Not Allowed",
 				      "allow: GET\r\n",
 				      "a WebSocket upgrade is a GET\n");
+	*why = CHAT_STATS_REFUSED_PATH;
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(uri, CHAT_PATH))
 		return upgrade_refuse(wsi, 404, "Not Found", "",
 				      "the chat endpoint is " CHAT_PATH "\n");
+	*why = CHAT_STATS_REFUSED_VERSION;
 	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <=
 		    0 ||
 	    strcmp(version, "13"))
@@ -116,11 +121,13 @@ upgrade_confirm(struct lws *wsi, const char *upgrade)
 				      "sec-websocket-version: 13\r\n",
 				      "only WebSocket version 13 is "
 				      "supported\n");
+	*why = CHAT_STATS_REFUSED_BAD_REQUEST;
 	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) <= 0 ||
 	    !key_is_valid(key))
 		return upgrade_refuse(wsi, 400, "Bad Request", "",
 				      "missing or invalid "
 				      "Sec-WebSocket-Key\n");
+	*why = CHAT_STATS_REFUSED_SUBPROTOCOL;
 	if (!subprotocol_is_chat(wsi))
 		return upgrade_refuse(wsi, 400, "Bad Request", "",
 				      "the only subprotocol is \"chat\"\n");

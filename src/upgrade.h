@@ -13,12 +13,16 @@
 
 #include <libwebsockets.h>
 
+#include "chat_stats.h"
+
 /*
  * For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is its `in`): returns 0
  * when the upgrade may go on, 1 when an error response was written (lws
- * then completes the transaction), -1 to hang up.
+ * then completes the transaction), -1 to hang up. Unless 0, *why says
+ * which check refused it.
  */
-int upgrade_confirm(struct lws *wsi, const char *upgrade);
+int upgrade_confirm(struct lws *wsi, const char *upgrade,
+		    enum chat_stats_refusal *why);
 
 /*
  * Answers the upgrade with status (and its reason phrase), extra header

@@ -7,6 +7,7 @@
  * the environment or the defaults, argv is not written to, and
  * "--name=value" parses exactly like "--name" "value".
  */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +151,17 @@ str_eq(const char *a, const char *b)
 }
 
 static bool
+hostport_eq(const struct hostport *a, const struct hostport *b)
+{
+	return a->set == b->set && a->port == b->port &&
+	       !strcmp(a->host, b->host);
+}
+
+static bool
 config_eq(const struct config *a, const struct config *b)
 {
-	return str_eq(a->host, b->host) && a->port == b->port &&
+	return hostport_eq(&a->metrics_listen, &b->metrics_listen) &&
+	       str_eq(a->host, b->host) && a->port == b->port &&
 	       str_eq(a->www, b->www) && a->history == b->history &&
 	       a->max_message_bytes == b->max_message_bytes &&
 	       a->max_text_bytes == b->max_text_bytes &&
@@ -213,6 +222,16 @@ check_outcome(const struct input *in, const struct outcome *o)
 	check_source(in, o->cfg.www, defaults.www);
 	check_source(in, o->cfg.db, defaults.db);
 	FUZZ_CHECK(o->cfg.port <= 65535);
+	/* What --metrics-listen took is an address literal and a port. */
+	if (o->cfg.metrics_listen.set) {
+		unsigned char addr[16];
+
+		FUZZ_CHECK(o->cfg.metrics_listen.port <= 65535);
+		FUZZ_CHECK(inet_pton(AF_INET, o->cfg.metrics_listen.host,
+				     addr) == 1 ||
+			   inet_pton(AF_INET6, o->cfg.metrics_listen.host,
+				     addr) == 1);
+	}
 	FUZZ_CHECK(o->cfg.log_level >= LOG_LEVEL_DEBUG &&
 		   o->cfg.log_level <= LOG_LEVEL_ERR);
 }

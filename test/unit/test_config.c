@@ -26,6 +26,7 @@ static const char *const env_names[] = {
 	"CHAT_SEND_QUEUE_BYTES",
 	"CHAT_DB",
 	"CHAT_HISTORY_MAX",
+	"CHAT_METRICS_LISTEN",
 	"CHAT_HISTORY_MAX_TOTAL",
 	"CHAT_LOG_LEVEL",
 	"CHAT_LOG_FORMAT",
@@ -416,6 +417,40 @@ test_config_history_max_total_from_env_and_flag(void **state)
 	assert_int_equal(fx->cfg.history_max_total, 1);
 }
 
+/* ADDR:PORT with an IPv4 or bracketed IPv6 literal; anything else names
+ * the flag (or the variable) and the value. */
+static void
+test_config_metrics_listen_takes_addr_port_only(void **state)
+{
+	static const char *const bad[] = {
+		"localhost:9100", "127.0.0.1", "::1:9100", "[::1]9100",
+		"[::1]:", "127.0.0.1:65536", "127.0.0.1:+80", "127.0.0.1: 80",
+		":9100", "1.2.3:80", "[127.0.0.1]:80", "[fe80::1%lo]:80",
+	};
+	struct fx *fx = *state;
+
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_false(fx->cfg.metrics_listen.set);
+	assert_int_equal(PARSE(fx, "--metrics-listen", "127.0.0.1:9100"),
+			 CONFIG_RUN);
+	assert_true(fx->cfg.metrics_listen.set);
+	assert_string_equal(fx->cfg.metrics_listen.host, "127.0.0.1");
+	assert_int_equal(fx->cfg.metrics_listen.port, 9100);
+	assert_int_equal(PARSE(fx, "--metrics-listen=[::1]:0"), CONFIG_RUN);
+	assert_string_equal(fx->cfg.metrics_listen.host, "::1");
+	assert_int_equal(fx->cfg.metrics_listen.port, 0);
+	setenv("CHAT_METRICS_LISTEN", "0.0.0.0:65535", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_string_equal(fx->cfg.metrics_listen.host, "0.0.0.0");
+	assert_int_equal(fx->cfg.metrics_listen.port, 65535);
+	setenv("CHAT_METRICS_LISTEN", "nowhere", 1);
+	assert_error(fx, PARSE0(fx), "CHAT_METRICS_LISTEN", "nowhere");
+	unsetenv("CHAT_METRICS_LISTEN");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_error(fx, PARSE(fx, "--metrics-listen", bad[i]),
+			     "--metrics-listen", bad[i]);
+}
+
 static void
 test_config_missing_value_names_flag(void **state)
 {
@@ -650,6 +685,7 @@ main(void)
 		T(test_config_bad_number_names_flag_and_value),
 		T(test_config_out_of_range_names_flag),
 		T(test_config_history_max_total_from_env_and_flag),
+		T(test_config_metrics_listen_takes_addr_port_only),
 		T(test_config_missing_value_names_flag),
 		T(test_config_bad_log_level_names_flag_and_choices),
 		T(test_config_empty_string_option_is_an_error),
