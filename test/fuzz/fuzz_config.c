@@ -173,6 +173,8 @@ config_eq(const struct config *a, const struct config *b)
 	       a->max_connections_per_ip == b->max_connections_per_ip &&
 	       a->rate == b->rate && a->burst == b->burst &&
 	       a->max_rooms == b->max_rooms && a->log_level == b->log_level &&
+	       a->log_format == b->log_format &&
+	       str_eq(a->healthcheck_url, b->healthcheck_url) &&
 	       !strcmp(a->allowed_origins, b->allowed_origins);
 }
 
@@ -217,7 +219,19 @@ check_outcome(const struct input *in, const struct outcome *o)
 				   o->err[i] != 0x7f);
 		return;
 	}
-	FUZZ_CHECK(o->rc == CONFIG_RUN);
+	/* --healthcheck is a mode: the rest is parsed as for a run. */
+	if (o->rc == CONFIG_HEALTHCHECK) {
+		bool named = false;
+
+		for (int i = 1; i < in->argc; i++)
+			named |= !strncmp(in->argv[i], "--healthcheck", 13) &&
+				 (!in->argv[i][13] || in->argv[i][13] == '=');
+		FUZZ_CHECK(named);
+		FUZZ_CHECK(!o->cfg.healthcheck_url || *o->cfg.healthcheck_url);
+	} else {
+		FUZZ_CHECK(o->rc == CONFIG_RUN);
+		FUZZ_CHECK(!o->cfg.healthcheck_url);
+	}
 	check_source(in, o->cfg.host, defaults.host);
 	check_source(in, o->cfg.www, defaults.www);
 	check_source(in, o->cfg.db, defaults.db);
@@ -234,6 +248,8 @@ check_outcome(const struct input *in, const struct outcome *o)
 	}
 	FUZZ_CHECK(o->cfg.log_level >= LOG_LEVEL_DEBUG &&
 		   o->cfg.log_level <= LOG_LEVEL_ERR);
+	FUZZ_CHECK(o->cfg.log_format == LOG_FORMAT_TEXT ||
+		   o->cfg.log_format == LOG_FORMAT_JSON);
 }
 
 /*
