@@ -6,6 +6,7 @@
 #include "chat_proto.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -22,13 +23,20 @@
 #include "upgrade.h"
 #include "ws_rules.h"
 
+/* A list of sessions the flush works through; see flush(). */
+struct session_list {
+	struct session **v;
+	unsigned n, cap;
+};
+
 struct chat_vhd {
 	struct chat chat;
 	struct conn_limits limits;
 	struct lws_context *context;
-	lws_sorted_usec_list_t flush_timer;
-	lws_usec_t last_flush;  /* when flush_due last ran */
-	unsigned last_batch;    /* messages it delivered */
+	bool flush_wanted; /* messages wait for chat_proto_end_of_turn */
+	struct session_list readers; /* sent input since the last flush */
+	struct session_list writers; /* given frames by the running flush */
+	bool flushing;
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	const struct auth *auth; /* token auth; NULL when off */
 	/* Where a session's pending frames are gathered for one write. */
@@ -40,10 +48,55 @@ struct chat_vhd {
  * chance; others never wait for it. */
 #define CLOSE_GRACE_SECS 2
 
+static struct chat_vhd *
+vhd_of(struct session *s)
+{
+	return lws_container_of(s->chat, struct chat_vhd, chat);
+}
+
+static int
+list_add(struct session_list *l, struct session *s)
+{
+	if (l->n == l->cap) {
+		unsigned cap = l->cap ? l->cap * 2 : 64;
+		struct session **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = s;
+	return 0;
+}
+
+static void
+list_remove(struct session_list *l, struct session *s)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->v[i] == s) {
+			l->v[i] = l->v[--l->n];
+			return;
+		}
+}
+
+/*
+ * During a flush, a session given frames is written to at its end, all
+ * of its frames in one write, without a trip through poll() for POLLOUT
+ * (write_through). Any other time, lws calls back when it may write.
+ */
 static void
 wake(struct session *s)
 {
-	lws_callback_on_writable(s->conn);
+	struct chat_vhd *vhd = vhd_of(s);
+
+	if (vhd->flushing && !s->got_frames &&
+	    !list_add(&vhd->writers, s)) {
+		s->got_frames = true;
+		return;
+	}
+	if (!s->got_frames)
+		lws_callback_on_writable(s->conn);
 }
 
 static void
@@ -56,30 +109,111 @@ close_later(struct session *s)
 	lws_set_timeout(s->conn, PENDING_TIMEOUT_LAGGING, CLOSE_GRACE_SECS);
 }
 
-static void
-flush_due(lws_sorted_usec_list_t *sul)
-{
-	struct chat_vhd *vhd =
-		lws_container_of(sul, struct chat_vhd, flush_timer);
+static int write_queued(struct lws *wsi, struct chat_vhd *vhd,
+			struct session *s);
 
-	vhd->last_flush = lws_now_usecs();
-	vhd->last_batch = chat_flush(&vhd->chat);
+/*
+ * lws reads at most a connection's rx buffer (CHAT_PROTO_RX_BUFFER, kept
+ * small for idle memory) per POLLIN and then goes back to poll(). Before
+ * a flush, each session that sent input this turn is read on to the end
+ * (or DRAIN_READS_MAX more buffers), through lws_service_fd as if poll()
+ * had said POLLIN: so one flush, one commit and one write per recipient
+ * cover all the messages already waiting, not the first few of them.
+ */
+#define DRAIN_READS_MAX 32
+
+static void
+drain_readers(struct chat_vhd *vhd)
+{
+	for (unsigned i = 0; i < vhd->readers.n; i++) {
+		struct session *s = vhd->readers.v[i];
+
+		for (int reads = 0; reads < DRAIN_READS_MAX; reads++) {
+			struct lws_pollfd pfd = {
+				.fd = lws_get_socket_fd(s->conn),
+				.events = LWS_POLLIN,
+				.revents = LWS_POLLIN,
+			};
+
+			if (s->closing || s->stalled || pfd.fd < 0)
+				break;
+			s->read_something = false;
+			/* 1: lws closed it (on_closed took it off the list). */
+			if (lws_service_fd(vhd->context, &pfd) ||
+			    i >= vhd->readers.n || vhd->readers.v[i] != s ||
+			    !s->read_something)
+				break;
+		}
+	}
+	for (unsigned i = 0; i < vhd->readers.n; i++)
+		vhd->readers.v[i]->had_input = false;
+	vhd->readers.n = 0;
 }
 
+/*
+ * Writes each session the flush gave frames to, now: its queue was just
+ * filled and poll() would only say what is known, that the socket takes
+ * them. A socket lws still holds bytes for waits for POLLOUT as before.
+ * Sessions are not closed here (no callback to return -1 from): a failed
+ * write marks the connection for lws to close.
+ */
+static void
+write_through(struct chat_vhd *vhd)
+{
+	for (unsigned i = 0; i < vhd->writers.n; i++) {
+		struct session *s = vhd->writers.v[i];
+		struct lws *wsi = s->conn;
+
+		s->got_frames = false;
+		if (s->close_started)
+			continue;
+		if (s->closing || lws_partial_buffered(wsi)) {
+			lws_callback_on_writable(wsi);
+			continue;
+		}
+		if (write_queued(wsi, vhd, s) < 0)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+					LWS_TO_KILL_ASYNC);
+	}
+	vhd->writers.n = 0;
+}
+
+/* Reads what waits, commits and fans out, then writes what it queued. */
+static void
+flush(struct chat_vhd *vhd)
+{
+	vhd->flush_wanted = false;
+	drain_readers(vhd);
+	vhd->flushing = true;
+	chat_flush(&vhd->chat);
+	vhd->flushing = false;
+	write_through(vhd);
+}
+
+/* A flush runs at the end of the loop turn (chat_proto_end_of_turn): one
+ * commit and one write per recipient for every message of the turn. */
 static void
 schedule_flush(struct chat *c)
 {
-	struct chat_vhd *vhd = lws_container_of(c, struct chat_vhd, chat);
-	lws_usec_t since = lws_now_usecs() - vhd->last_flush, delay = 0;
+	lws_container_of(c, struct chat_vhd, chat)->flush_wanted = true;
+}
 
-	/* A zero delay runs it once lws has handled every event of this
-	 * poll round: one commit per loop turn, however many messages. When
-	 * the last batch held several, the server is busy: then it waits out
-	 * CHAT_PROTO_BATCH_US since the last flush, so batches grow, commits
-	 * and writes per message shrink. A quiet server delivers at once. */
-	if (vhd->last_batch > 1 && since < CHAT_PROTO_BATCH_US)
-		delay = CHAT_PROTO_BATCH_US - since;
-	lws_sul_schedule(vhd->context, 0, &vhd->flush_timer, flush_due, delay);
+/* A flush can make more to flush (a stalled request resumed by a write);
+ * past this many rounds the rest waits for the next turn, woken at once. */
+#define FLUSH_ROUNDS_MAX 8
+
+void
+chat_proto_end_of_turn(struct lws_vhost *vh, const struct lws_protocols *proto)
+{
+	struct chat_vhd *vhd = lws_protocol_vh_priv_get(vh, proto);
+
+	for (int round = 0; vhd && vhd->flush_wanted; round++) {
+		if (round == FLUSH_ROUNDS_MAX) {
+			lws_cancel_service(vhd->context);
+			break;
+		}
+		flush(vhd);
+	}
 }
 
 /*
@@ -239,17 +373,13 @@ is_chat_path(struct lws *wsi)
  * else, so frames are never interleaved with lws's own (pong, close).
  */
 static int
-on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
+write_queued(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
 	unsigned char *out = &vhd->gather[LWS_PRE];
 	struct msg *m, *next;
 	size_t used = 0, len;
 	int n;
 
-	if (s->close_started)
-		return 0; /* lws owns the connection's last writes */
-	if (s->closing)
-		return close_with(wsi, s, s->close_code, s->close_reason);
 	m = msgq_peek(&s->q);
 	if (!m)
 		return 0; /* spurious, or the queue was dropped */
@@ -281,6 +411,16 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 }
 
 static int
+on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
+{
+	if (s->close_started)
+		return 0; /* lws owns the connection's last writes */
+	if (s->closing)
+		return close_with(wsi, s, s->close_code, s->close_reason);
+	return write_queued(wsi, vhd, s);
+}
+
+static int
 on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 {
 	size_t max = s->chat->cfg->max_message_bytes;
@@ -288,6 +428,13 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 
 	if (s->closing)
 		return 0;
+	s->read_something = true;
+	if (!s->had_input) {
+		struct chat_vhd *vhd = vhd_of(s);
+
+		/* Read on to the end before the next flush (drain_readers). */
+		s->had_input = !list_add(&vhd->readers, s);
+	}
 	if (lws_frame_is_binary(wsi))
 		return close_with(wsi, s, CHAT_CLOSE_UNSUPPORTED,
 				  "binary frames are not supported");
@@ -444,6 +591,10 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 static void
 on_closed(struct chat_vhd *vhd, struct session *s)
 {
+	if (s->had_input)
+		list_remove(&vhd_of(s)->readers, s);
+	if (s->got_frames)
+		list_remove(&vhd_of(s)->writers, s);
 	if (s->chat) {
 		log_disconnect(s);
 		chat_stats_count_close(&s->chat->stats,
@@ -529,8 +680,9 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
 		if (vhd) {
-			lws_sul_cancel(&vhd->flush_timer);
 			lws_sul_cancel(&vhd->tick_timer);
+			free(vhd->readers.v);
+			free(vhd->writers.v);
 			chat_fini(&vhd->chat);
 			conn_limits_fini(&vhd->limits);
 		}

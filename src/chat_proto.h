@@ -32,8 +32,15 @@ struct chat_env {
 /* Frames pending for a session go out together, up to this many bytes per
  * write (also the protocol's tx_packet_size, so lws does not split it). */
 #define CHAT_PROTO_WRITE_BOUND 65536
-/* Under load, the least time between two flushes (commit + broadcast). */
-#define CHAT_PROTO_BATCH_US 1000
+
+/*
+ * The end of a loop turn, every event of it handled (server.c calls it
+ * before the loop waits again): a flush of the turn's messages runs here,
+ * so commits and writes group however many messages came in the turn,
+ * and a quiet server delivers at once.
+ */
+void chat_proto_end_of_turn(struct lws_vhost *vh,
+			    const struct lws_protocols *proto);
 
 int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len);

@@ -242,10 +242,20 @@ resume_accepting(lws_sorted_usec_list_t *sul)
 	lws_rx_flow_control(pss->wsi, 1);
 }
 
+/*
+ * The kernel's send buffer per connection, fixed instead of autotuned
+ * (Linux grows it up to tcp_wmem's 4 MiB): what a client has not read
+ * stays in chatd's own queue, which --send-queue-bytes bounds and where a
+ * pong or a close frame can still get ahead of the backlog, rather than
+ * megabytes deep in the kernel. Linux doubles it for its bookkeeping;
+ * a flush writes at most 64 KiB to a session at a time.
+ */
+#define SEND_BUFFER (128 * 1024)
+
 static void
 accept_some(struct lws *wsi, struct listener_pss *pss)
 {
-	int lfd = lws_get_socket_fd(wsi), fd, one = 1;
+	int lfd = lws_get_socket_fd(wsi), fd, one = 1, sndbuf = SEND_BUFFER;
 
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -266,6 +276,7 @@ accept_some(struct lws *wsi, struct listener_pss *pss)
 		}
 		/* As lws's own listener does: small frames go out at once. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		/* On failure lws has closed fd already. */
 		if (!lws_adopt_socket_vhost(lws_get_vhost(wsi), fd))
 			log_warn("could not take a new connection");

@@ -54,6 +54,10 @@ struct session {
 	struct msgq q;
 	char *rx; /* reassembly of a fragmented inbound message */
 	size_t rx_len, rx_cap;
+	/* The transport's batching marks (chat_proto.c): in this loop
+	 * turn's list of sessions that sent input, of those given frames
+	 * during a flush, and whether the last read delivered a frame. */
+	bool had_input, got_frames, read_something;
 	bool closing; /* a close was staged: send it nothing more */
 	bool close_started; /* the transport is sending the close frame */
 	uint16_t close_code;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define MS 1000000ull
@@ -199,9 +200,53 @@ run_delay_s(int pid)
 	return n == 2 ? (double)wait / 1e9 : -1;
 }
 
+/*
+ * Our own user + system CPU seconds. The load generator must never be
+ * the limit: it is one thread pinned to one CPU, so its CPU time over a
+ * phase divided by the phase's wall time near 1.0 means it was saturated
+ * and the server's figures of that phase may be ours.
+ */
+static double
+self_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* A phase's own CPU use: start with lgcpu_begin, end with lgcpu_end. */
+struct lgcpu {
+	double cpu0;
+	uint64_t t0;
+	double cpu_s;  /* -1 unknown */
+	double wall_s;
+	double share;  /* cpu_s / wall_s; -1 unknown */
+};
+
+static void
+lgcpu_begin(struct lgcpu *m)
+{
+	m->cpu0 = self_cpu_s();
+	m->t0 = now_ns();
+}
+
+static void
+lgcpu_end(struct lgcpu *m)
+{
+	double cpu1 = self_cpu_s();
+
+	m->wall_s = (double)(now_ns() - m->t0) / 1e9;
+	m->cpu_s = m->cpu0 >= 0 && cpu1 >= 0 ? cpu1 - m->cpu0 : -1;
+	m->share = m->cpu_s >= 0 && m->wall_s > 0 ? m->cpu_s / m->wall_s : -1;
+}
+
 struct step {
 	double wait_s[2]; /* run delay of the server, and of loadgen */
 	double cpu_s;  /* server CPU over the step; -1 unknown */
+	struct lgcpu lg; /* our own CPU over the step, drain included */
 	double rate;   /* per publisher; 0 closed loop */
 	uint64_t sent, expected, delivered, lost, dup;
 	double secs, msgs_per_s, deliveries_per_s;
@@ -277,6 +322,7 @@ run_step(struct lg *g, double rate, double secs, uint64_t count,
 	double cpu0 = server_cpu_s(g->o->server_pid);
 	double w0 = run_delay_s(g->o->server_pid), l0 = run_delay_s(0);
 
+	lgcpu_begin(&r->lg);
 	s.end = s.t0 + (uint64_t)(secs * (double)SEC);
 	memset(&g->st, 0, sizeof(g->st));
 	hist_reset(&g->st.lat);
@@ -319,6 +365,7 @@ run_step(struct lg *g, double rate, double secs, uint64_t count,
 			break;
 		lg_turn(g, (int64_t)(10 * MS));
 	}
+	lgcpu_end(&r->lg);
 	double cpu1 = server_cpu_s(g->o->server_pid);
 	r->cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 	double w1 = run_delay_s(g->o->server_pid), l1 = run_delay_s(0);
@@ -357,7 +404,8 @@ json_step(char *b, size_t cap, const struct step *r)
 	     "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
 	     "\"max_us\":%.1f,\"server_cpu_s\":%.2f,"
 	     "\"server_cpu_ns_per_delivery\":%.0f,\"send_lag_max_us\":%.1f,"
-	     "\"server_run_delay_s\":%.3f,\"loadgen_run_delay_s\":%.3f",
+	     "\"server_run_delay_s\":%.3f,\"loadgen_run_delay_s\":%.3f,"
+	     "\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_share\":%.3f",
 	     r->rate, (unsigned long long)r->sent,
 	     (unsigned long long)r->expected,
 	     (unsigned long long)r->delivered, (unsigned long long)r->lost,
@@ -366,7 +414,8 @@ json_step(char *b, size_t cap, const struct step *r)
 	     r->max / 1e3, r->cpu_s,
 	     r->cpu_s >= 0 && r->delivered ? r->cpu_s * 1e9 / r->delivered
 					   : -1,
-	     r->lag / 1e3, r->wait_s[0], r->wait_s[1]);
+	     r->lag / 1e3, r->wait_s[0], r->wait_s[1], r->lg.cpu_s,
+	     r->lg.share);
 }
 
 static bool
@@ -383,6 +432,9 @@ sweep(struct lg *g, char *b, size_t cap)
 	double rate = o->sweep_start, best = 0, fail = 0, best_dps = 0;
 	double best_p99 = 0;
 	unsigned bisect = 0;
+	/* Our CPU over all steps, and the busiest step: a saturated load
+	 * generator at the steps near the limit caps the sweep. */
+	double lg_cpu = 0, lg_wall = 0, lg_max = -1;
 
 	unsigned down = 0, nsteps = 0;
 	jcat(b, cap, ",\"steps\":[");
@@ -398,6 +450,12 @@ sweep(struct lg *g, char *b, size_t cap)
 				break;
 			run_step(g, rate, o->sweep_step, 0, &r);
 			pass = step_passes(g, &r);
+			if (r.lg.share >= 0) {
+				lg_cpu += r.lg.cpu_s;
+				lg_wall += r.lg.wall_s;
+				if (r.lg.share > lg_max)
+					lg_max = r.lg.share;
+			}
 			if (r.wait_s[0] + r.wait_s[1] > 0.05 * r.secs)
 				tries = 3;
 			jcat(b, cap, "%s{", nsteps++ ? "," : "");
@@ -405,10 +463,11 @@ sweep(struct lg *g, char *b, size_t cap)
 			jcat(b, cap, ",\"pass\":%s}", pass ? "true" : "false");
 			fprintf(stderr,
 				"sweep %s %s: rate %.1f -> %.0f deliveries/s, "
-				"p99 %.1f ms, lost %llu: %s\n",
+				"p99 %.1f ms, lost %llu, loadgen CPU %.0f%%: "
+				"%s\n",
 				o->peer, o->scenario, rate, r.deliveries_per_s,
 				r.p99 / 1e6, (unsigned long long)r.lost,
-				pass ? "pass" : "FAIL");
+				100 * r.lg.share, pass ? "pass" : "FAIL");
 			/* A failed step leaves a backlog: start clean. */
 			if (!settle(g, 300 * MS, 15 * SEC) ||
 			    g->nready < g->nrecv || r.lost)
@@ -438,8 +497,11 @@ sweep(struct lg *g, char *b, size_t cap)
 	jcat(b, cap,
 	     "],\"sustainable_rate\":%.1f,"
 	     "\"sustainable_deliveries_per_s\":%.0f,"
-	     "\"sustainable_p99_us\":%.1f,\"first_failing_rate\":%.1f",
-	     best, best_dps, best_p99, fail);
+	     "\"sustainable_p99_us\":%.1f,\"first_failing_rate\":%.1f,"
+	     "\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_share\":%.3f,"
+	     "\"loadgen_cpu_share_max\":%.3f",
+	     best, best_dps, best_p99, fail, lg_wall > 0 ? lg_cpu : -1,
+	     lg_wall > 0 ? lg_cpu / lg_wall : -1, lg_max);
 }
 
 int
@@ -541,9 +603,13 @@ run_idle(struct lg *g, char *b, size_t cap)
 	}
 	long before = read_rss_kb(o->server_pid);
 	double cpu0 = server_cpu_s(o->server_pid);
+	struct lgcpu lg;
+	/* Ours over the connect phase, the one the 1 s target times. */
+	lgcpu_begin(&lg);
 	t0 = now_ns();
 	connect_all(g, o->idle, o->concurrency, t0 + 60 * SEC);
 	double connect_ms = (double)(now_ns() - t0) / 1e6;
+	lgcpu_end(&lg);
 	double cpu1 = server_cpu_s(o->server_pid);
 	uint32_t ok = g->nready;
 	bool quiet = settle(g, 250 * MS, 60 * SEC);
@@ -563,10 +629,11 @@ run_idle(struct lg *g, char *b, size_t cap)
 	     "\"settle_ms\":%.1f,\"settled\":%s,\"still_open\":%u,"
 	     "\"rss_before_kb\":%ld,\"rss_after_kb\":%ld,\"rss_held_kb\":%ld,"
 	     "\"rss_per_conn_kib\":%.3f,\"server_cpu_connect_s\":%.2f,"
+	     "\"loadgen_cpu_s\":%.3f,\"loadgen_cpu_share\":%.3f,"
 	     "\"ok\":true}",
 	     ok, g->nfailed, o->idle - ok - g->nfailed, connect_ms, settle_ms,
 	     quiet ? "true" : "false",
 	     g->nready, before, after, held, per,
-	     cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1);
+	     cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1, lg.cpu_s, lg.share);
 	return 0;
 }

@@ -30,7 +30,8 @@ echo "built $(basename "$deb")"
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libwebsockets17 libssl3 libjansson4 libsqlite3-0; do
+for lib in libwebsockets17 libwebsockets-evlib-ev libev4 libssl3 libjansson4 \
+	libsqlite3-0; do
 	echo "$depends" | grep -q "$lib" || fail "Depends lacks $lib"
 done
 
