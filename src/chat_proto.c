@@ -120,7 +120,7 @@ static int write_queued(struct lws *wsi, struct chat_vhd *vhd,
  * had said POLLIN: so one flush, one commit and one write per recipient
  * cover all the messages already waiting, not the first few of them.
  */
-#define DRAIN_READS_MAX 32
+#define DRAIN_READS_MAX 64
 
 static void
 drain_readers(struct chat_vhd *vhd)

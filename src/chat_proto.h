@@ -22,10 +22,11 @@ struct chat_env {
 #define CHAT_PROTOCOL_NAME "chat"
 /*
  * lws allocates this per connection (it is where a frame's payload is
- * unmasked); a message larger than it arrives in pieces that session.c
- * reassembles. Reads from the socket go through the per-thread
- * CHAT_PROTO_READ_BUFFER instead, so a small value here costs idle memory
- * nothing and throughput little.
+ * unmasked) and reads at most this much per socket event (through the
+ * per-thread CHAT_PROTO_READ_BUFFER); a message larger than it arrives
+ * in pieces that session.c reassembles. Every connection holds it while
+ * idle, so it is small: the flush reads a busy socket on to the end
+ * itself (drain_readers in chat_proto.c), so little throughput is lost.
  */
 #define CHAT_PROTO_RX_BUFFER 512
 #define CHAT_PROTO_READ_BUFFER 65536
