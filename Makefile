@@ -85,7 +85,8 @@ bench-quick: build
 # A .deb of chatd (CPack), in $(BUILD_DIR)/: installs under /usr, with
 # Depends on the Debian libraries it links.
 deb: deps-run
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+		-DBUILD_TESTING=OFF $(CMAKE_ARGS)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && cpack -G DEB
 

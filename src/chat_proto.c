@@ -1,7 +1,8 @@
 /*
  * lws glue for the "chat" protocol: per-vhost chat state in the vhd, a
- * struct session as the per-session storage, writes only from
- * SERVER_WRITEABLE, and reassembly of fragmented messages.
+ * struct session as the per-session storage, the flush at the end of each
+ * loop turn (its writes go out at once; any others from SERVER_WRITEABLE),
+ * and reassembly of fragmented messages.
  */
 #include "chat_proto.h"
 
@@ -112,6 +113,16 @@ close_later(struct session *s)
 static int write_queued(struct lws *wsi, struct chat_vhd *vhd,
 			struct session *s);
 
+/* Every turn: requests other than messages (join, typing) flush on their
+ * own, so the list would otherwise keep them until the next message. */
+static void
+clear_readers(struct chat_vhd *vhd)
+{
+	for (unsigned i = 0; i < vhd->readers.n; i++)
+		vhd->readers.v[i]->had_input = false;
+	vhd->readers.n = 0;
+}
+
 /*
  * lws reads at most a connection's rx buffer (CHAT_PROTO_RX_BUFFER, kept
  * small for idle memory) per POLLIN and then goes back to poll(). Before
@@ -122,32 +133,51 @@ static int write_queued(struct lws *wsi, struct chat_vhd *vhd,
  */
 #define DRAIN_READS_MAX 64
 
+/* True when session s is still at index i of the list: lws_service_fd can
+ * close and free it, and on_closed then moves the last one into slot i. */
+static bool
+still_at(const struct session_list *l, unsigned i, const struct session *s)
+{
+	return i < l->n && l->v[i] == s;
+}
+
 static void
 drain_readers(struct chat_vhd *vhd)
 {
-	for (unsigned i = 0; i < vhd->readers.n; i++) {
-		struct session *s = vhd->readers.v[i];
+	bool more = false;
+	unsigned i = 0;
 
-		for (int reads = 0; reads < DRAIN_READS_MAX; reads++) {
+	while (i < vhd->readers.n) {
+		struct session *s = vhd->readers.v[i];
+		int reads = 0;
+
+		for (; reads < DRAIN_READS_MAX; reads++) {
 			struct lws_pollfd pfd = {
 				.fd = lws_get_socket_fd(s->conn),
 				.events = LWS_POLLIN,
 				.revents = LWS_POLLIN,
 			};
+			int rc;
 
 			if (s->closing || s->stalled || pfd.fd < 0)
 				break;
 			s->read_something = false;
-			/* 1: lws closed it (on_closed took it off the list). */
-			if (lws_service_fd(vhd->context, &pfd) ||
-			    i >= vhd->readers.n || vhd->readers.v[i] != s ||
+			/* Nonzero: lws is closing it, or has freed it. */
+			rc = lws_service_fd(vhd->context, &pfd);
+			if (!still_at(&vhd->readers, i, s) || rc ||
 			    !s->read_something)
 				break;
 		}
+		if (!still_at(&vhd->readers, i, s))
+			continue; /* freed: slot i holds another session now */
+		more |= reads == DRAIN_READS_MAX;
+		i++;
 	}
-	for (unsigned i = 0; i < vhd->readers.n; i++)
-		vhd->readers.v[i]->had_input = false;
-	vhd->readers.n = 0;
+	clear_readers(vhd);
+	/* Input left for the next turn may sit where poll cannot see it
+	 * (inside OpenSSL): wake lws so it looks. */
+	if (more)
+		lws_cancel_service(vhd->context);
 }
 
 /*
@@ -207,13 +237,16 @@ chat_proto_end_of_turn(struct lws_vhost *vh, const struct lws_protocols *proto)
 {
 	struct chat_vhd *vhd = lws_protocol_vh_priv_get(vh, proto);
 
-	for (int round = 0; vhd && vhd->flush_wanted; round++) {
+	if (!vhd)
+		return;
+	for (int round = 0; vhd->flush_wanted; round++) {
 		if (round == FLUSH_ROUNDS_MAX) {
 			lws_cancel_service(vhd->context);
 			break;
 		}
 		flush(vhd);
 	}
+	clear_readers(vhd);
 }
 
 /*

@@ -6,10 +6,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +106,11 @@ own_url(const struct config *cfg, struct url *u, char *why, size_t whylen)
 	}
 	memset(u, 0, sizeof(*u));
 	u->tls = cfg->tls_cert != NULL;
-	if (!h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::"))
+	/* No --host is one dual-stack socket; "::" alone is IPv6 only. */
+	if (!h || !strcmp(h, "0.0.0.0"))
 		h = "127.0.0.1";
+	else if (!strcmp(h, "::"))
+		h = "::1";
 	snprintf(u->host, sizeof(u->host), "%s", h);
 	snprintf(u->port, sizeof(u->port), "%u", cfg->port);
 	strcpy(u->path, "/healthz");
@@ -169,42 +172,68 @@ connect_to(const struct url *u, long long deadline, char *why, size_t whylen)
 			 strerror(soerr));
 		return -1;
 	}
-	long long left = deadline - now_ms();
-	struct timeval tv = { .tv_sec = left > 0 ? left / 1000 : 0,
-			      .tv_usec = left > 0 ? (left % 1000) * 1000 : 1 };
-
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
-/* Sends the request and reads up to the status line, over TLS or not. */
+/*
+ * After a read or write (rc) that did not go through on the non-blocking
+ * socket: waits, until the deadline, for what it needs. 0: try again;
+ * -1: an error, the end of the stream, or time is up.
+ */
 static int
-exchange(int fd, SSL *ssl, const char *req, char *resp, size_t resplen)
+await_io(int fd, SSL *ssl, int rc, bool writing, long long deadline)
+{
+	short events;
+
+	if (ssl) {
+		int e = SSL_get_error(ssl, rc);
+
+		if (e == SSL_ERROR_WANT_READ)
+			events = POLLIN;
+		else if (e == SSL_ERROR_WANT_WRITE)
+			events = POLLOUT;
+		else
+			return -1;
+	} else {
+		if (rc >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+				errno != EINTR))
+			return -1;
+		events = writing ? POLLOUT : POLLIN;
+	}
+	return wait_fd(fd, events, deadline) > 0 ? 0 : -1;
+}
+
+/* Sends the request and reads up to the status line, over TLS or not,
+ * all of it within the deadline. */
+static int
+exchange(int fd, SSL *ssl, const char *req, char *resp, size_t resplen,
+	 long long deadline)
 {
 	size_t len = strlen(req), got = 0;
 
 	while (len) {
-		ssize_t n = ssl ? SSL_write(ssl, req, (int)len)
-				: send(fd, req, len, MSG_NOSIGNAL);
+		int n = ssl ? SSL_write(ssl, req, (int)len)
+			    : (int)send(fd, req, len, MSG_NOSIGNAL);
 
-		if (n <= 0)
+		if (n > 0) {
+			req += n;
+			len -= (size_t)n;
+		} else if (await_io(fd, ssl, n, true, deadline)) {
 			return -1;
-		req += n;
-		len -= (size_t)n;
+		}
 	}
+	resp[0] = '\0';
 	while (got + 1 < resplen && !memchr(resp, '\n', got)) {
-		ssize_t n = ssl ? SSL_read(ssl, resp + got,
-					   (int)(resplen - 1 - got))
-				: recv(fd, resp + got, resplen - 1 - got, 0);
+		int n = ssl ? SSL_read(ssl, resp + got, (int)(resplen - 1 - got))
+			    : (int)recv(fd, resp + got, resplen - 1 - got, 0);
 
-		if (n <= 0)
+		if (n > 0) {
+			got += (size_t)n;
+			resp[got] = '\0';
+		} else if (await_io(fd, ssl, n, false, deadline)) {
 			break;
-		got += (size_t)n;
-		resp[got] = '\0';
+		}
 	}
-	resp[got] = '\0';
 	return got ? 0 : -1;
 }
 
@@ -219,6 +248,9 @@ healthcheck_run(const struct config *cfg, char *why, size_t whylen)
 	int fd, status = 0;
 	enum healthcheck_result result = HEALTHCHECK_UNHEALTHY;
 
+	/* A server that resets the connection mid-write is unhealthy, not
+	 * a reason to die of SIGPIPE (SSL_write has no MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
 	if (cfg->healthcheck_url) {
 		if (parse_url(cfg->healthcheck_url, &u)) {
 			snprintf(why, whylen,
@@ -236,10 +268,15 @@ healthcheck_run(const struct config *cfg, char *why, size_t whylen)
 	if (u.tls) {
 		ctx = SSL_CTX_new(TLS_client_method());
 		ssl = ctx ? SSL_new(ctx) : NULL;
-		if (!ssl || !SSL_set_fd(ssl, fd) ||
-		    (!is_ip_literal(u.host) &&
-		     !SSL_set_tlsext_host_name(ssl, u.host)) ||
-		    SSL_connect(ssl) != 1) {
+		int rc = 0;
+
+		if (ssl && SSL_set_fd(ssl, fd) &&
+		    (is_ip_literal(u.host) ||
+		     SSL_set_tlsext_host_name(ssl, u.host)))
+			while ((rc = SSL_connect(ssl)) != 1 &&
+			       !await_io(fd, ssl, rc, false, deadline))
+				;
+		if (rc != 1) {
 			snprintf(why, whylen, "%s port %s: TLS handshake failed",
 				 u.host, u.port);
 			goto out;
@@ -253,7 +290,7 @@ healthcheck_run(const struct config *cfg, char *why, size_t whylen)
 		 "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: chatd-"
 		 "healthcheck\r\nConnection: close\r\n\r\n",
 		 u.path, host, u.port);
-	if (exchange(fd, ssl, req, resp, sizeof(resp))) {
+	if (exchange(fd, ssl, req, resp, sizeof(resp), deadline)) {
 		snprintf(why, whylen, "%s port %s: no answer", u.host, u.port);
 		goto out;
 	}

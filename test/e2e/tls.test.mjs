@@ -5,7 +5,7 @@
 // browser client switching to wss under https (Debian's Chromium).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import crypto from 'node:crypto';
 import https from 'node:https';
@@ -152,6 +152,25 @@ test('wss echo and https on one port, TLS 1.2 at least, HSTS', async () => {
 				minVersion: 'TLSv1.1' }, () => resolve(t));
 			t.on('error', reject);
 		})));
+	} finally {
+		await stop(s);
+	}
+});
+
+test('chatd --healthcheck probes its own https /healthz (not verified), and plain http there fails', async () => {
+	const s = await start(['--tls-cert', good.cert, '--tls-key', good.key]);
+	try {
+		// No URL: the configuration's own, https since it has a certificate.
+		const own = spawnSync(CHATD_BIN, ['--healthcheck', '--port', String(s.port), '--host', HOST,
+			'--tls-cert', good.cert, '--tls-key', good.key], { encoding: 'utf8', timeout: 15000 });
+		assert.equal(own.status, 0, own.stderr);
+		const url = spawnSync(CHATD_BIN, ['--healthcheck', `https://${HOST}:${s.port}/healthz`],
+			{ encoding: 'utf8', timeout: 15000 });
+		assert.equal(url.status, 0, url.stderr);
+		const plain = spawnSync(CHATD_BIN, ['--healthcheck', `http://${HOST}:${s.port}/healthz`],
+			{ encoding: 'utf8', timeout: 15000 });
+		assert.equal(plain.status, 1, plain.stderr);
+		assert.match(plain.stderr, /healthcheck/);
 	} finally {
 		await stop(s);
 	}
