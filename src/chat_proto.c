@@ -453,6 +453,38 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	return write_queued(wsi, vhd, s);
 }
 
+/*
+ * A message over --max-message-bytes closes 1009. lws 4.1.6 hands a
+ * frame's payload over in pieces of the rx buffer and, once the close is
+ * sent, does not read the peer's close reply behind the rest of that
+ * frame: the connection would hang on until lws's own timeout. A frame whose end is near (TOO_BIG_DROP_MAX)
+ * is therefore read to its end and dropped first; one that announces
+ * more is closed at once, as a peer sending megabytes past the limit
+ * does not get to wait for an orderly close.
+ */
+#define TOO_BIG_DROP_MAX (64 * 1024)
+
+static int
+too_big(struct lws *wsi, struct session *s)
+{
+	size_t left = lws_remaining_packet_payload(wsi);
+
+	session_rx_reset(s);
+	if (left && left <= TOO_BIG_DROP_MAX) {
+		s->dropping = true;
+		return 0;
+	}
+	return close_with(wsi, s, CHAT_CLOSE_TOO_BIG, "message too big");
+}
+
+static int
+drop_rest(struct lws *wsi, struct session *s)
+{
+	if (lws_remaining_packet_payload(wsi))
+		return 0;
+	return close_with(wsi, s, CHAT_CLOSE_TOO_BIG, "message too big");
+}
+
 static int
 on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 {
@@ -462,6 +494,8 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 	if (s->closing)
 		return 0;
 	s->read_something = true;
+	if (s->dropping)
+		return drop_rest(wsi, s);
 	if (!s->had_input) {
 		struct chat_vhd *vhd = vhd_of(s);
 
@@ -475,14 +509,12 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 	if (!s->rx_len && lws_is_final_fragment(wsi)) {
 		/* The common case: a whole message in one piece, no copy. */
 		if (len > max)
-			return close_with(wsi, s, CHAT_CLOSE_TOO_BIG,
-					  "message too big");
+			return too_big(wsi, s);
 		code = chat_receive(s, in, len);
 	} else {
 		rc = session_rx_append(s, in, len, max);
 		if (rc == -EMSGSIZE)
-			return close_with(wsi, s, CHAT_CLOSE_TOO_BIG,
-					  "message too big");
+			return too_big(wsi, s);
 		if (rc)
 			return close_with(wsi, s, CHAT_CLOSE_GOING_AWAY,
 					  "out of memory");

@@ -58,6 +58,7 @@ struct session {
 	 * turn's list of sessions that sent input, of those given frames
 	 * during a flush, and whether the last read delivered a frame. */
 	bool had_input, got_frames, read_something;
+	bool dropping; /* reading a too-big frame to its end, then 1009 */
 	bool closing; /* a close was staged: send it nothing more */
 	bool close_started; /* the transport is sending the close frame */
 	uint16_t close_code;

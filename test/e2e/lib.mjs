@@ -122,7 +122,7 @@ class Chatd {
 		this.stopping = false;
 		this.died = null; // set when chatd exits without being asked to
 		this.exit = new Promise((resolve) => {
-			child.on('exit', (code, signal) => {
+			child.on('close', (code, signal) => {
 				running.delete(child);
 				if (!this.stopping) this.died = { code, signal };
 				resolve({ code, signal });

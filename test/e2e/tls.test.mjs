@@ -46,7 +46,7 @@ function start(args) {
 	running.add(child);
 	let err = '';
 	child.stderr.on('data', (d) => { err += d; });
-	const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+	const exit = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 	const ready = new Promise((resolve, reject) => {
 		const check = () => {
 			const m = /listening on (https?):\/\/([^\s:]+):(\d+)/.exec(err);
@@ -72,7 +72,8 @@ function refused(args) {
 	running.add(child);
 	let err = '';
 	child.stderr.on('data', (d) => { err += d; });
-	return within('chatd to exit', new Promise((resolve) => child.on('exit', (code) => {
+	// 'close', not 'exit': only then has all of stderr been read.
+	return within('chatd to exit', new Promise((resolve) => child.on('close', (code) => {
 		running.delete(child);
 		resolve({ code, stderr: err });
 	})), 10000);

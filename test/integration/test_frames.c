@@ -353,6 +353,30 @@ CHAT_TEST(test_frames_over_max_message_bytes_closes_1009)
 	expect_closed_with(c, 1009);
 	ws_free(c);
 
+	/* A frame of three times the max: the server's close comes while
+	 * the rest of the frame is still arriving (lws hands payloads over
+	 * in pieces of its rx buffer). It must still read the client's close
+	 * reply and hang up at once, not after lws's own timeout (3 s). */
+	print_message("  one frame, cut off part-way\n");
+	c = chat_connect(port, NULL);
+	{
+		char *huge = malloc(3 * SMALL_MAX);
+		long long t0;
+
+		assert_non_null(huge);
+		memset(huge, 'h', 3 * SMALL_MAX);
+		assert_int_equal(ws_send_textn(c, huge, 3 * SMALL_MAX), 0);
+		free(huge);
+		assert_int_equal(ws_recv_close_code(c, CHAT_TIMEOUT_MS, NULL),
+				 1009);
+		t0 = monotonic_ms();
+		assert_true(ws_wait_eof(c, CHAT_TIMEOUT_MS));
+		if (monotonic_ms() - t0 > 2000)
+			fail_msg("the server hung up %lld ms after the close",
+				 monotonic_ms() - t0);
+	}
+	ws_free(c);
+
 	/* A JSON message of max + 1 bytes. */
 	print_message("  one JSON message\n");
 	c = chat_connect(port, NULL);
