@@ -32,7 +32,7 @@ die() {
 }
 elapsed() { echo $(($(date +%s) - T0)); }
 
-docker/install-deps.sh
+scripts/install-deps.sh --docker
 . docker/podman-env.sh
 # Docker image format, so HEALTHCHECK survives (OCI has no such field);
 # podman-compose's own builds read this too.

@@ -3,6 +3,8 @@
 # present.
 #   scripts/install-deps.sh         build, run and test (make test)
 #   scripts/install-deps.sh --run   build and run only (make run, the image)
+#   scripts/install-deps.sh --docker  what make docker-test needs to build
+#                                     and run the image with podman
 # The test set adds the browser tests' node packages, pinned in
 # test/e2e/package-lock.json.
 set -eu
@@ -12,8 +14,10 @@ mode=test
 case "${1:-}" in
 "") ;;
 --run) mode=run ;;
+--docker) mode=docker ;;
 *)
-	echo "install-deps.sh: $1: unknown option (use --run or nothing)" >&2
+	echo "install-deps.sh: $1: unknown option (use --run, --docker or" \
+		"nothing)" >&2
 	exit 2
 	;;
 esac
@@ -21,6 +25,16 @@ esac
 # Building and running chatd.
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
 libjansson-dev libsqlite3-dev"
+
+if [ "$mode" = docker ]; then
+	# A machine with no Docker engine: rootful podman (runc, since crun
+	# refuses hybrid cgroup layouts), podman-compose (aardvark-dns
+	# resolves its service names), mmdebstrap for the base image (no
+	# registry is reachable) and python3-websockets for the echo check.
+	# The image builds chatd itself, so nothing of the above.
+	PKGS="podman buildah runc netavark aardvark-dns iptables catatonit
+podman-compose mmdebstrap python3 python3-websockets"
+fi
 
 if [ "$mode" = test ]; then
 	# The tests: cmocka, the sqlite3 CLI, the browser, and node for the
@@ -53,6 +67,8 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 	echo "installing:$missing" >&2
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# No recommends: podman, for one, would bring crun (the runtime that
+	# fails here), slirp4netns and uidmap, which a rootful run never uses.
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends $missing
 fi
