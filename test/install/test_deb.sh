@@ -8,19 +8,7 @@ set -eu
 
 build=$1
 src=$2
-tmp=$(mktemp -d /tmp/chatd-deb-XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$tmp/run.log" ] && cat "$tmp/run.log" >&2
-	exit 1
-}
+. "$src/test/install/lib.sh"
 
 (cd "$build" && cpack -G DEB -B "$tmp/out") >"$tmp/cpack.log" 2>&1 ||
 	{ cat "$tmp/cpack.log" >&2; fail "cpack -G DEB failed"; }
@@ -44,22 +32,9 @@ grep -q '^ExecStart=/usr/bin/chatd$' "$tmp/root/usr/lib/systemd/system/chatd.ser
 	fail "the packaged unit does not start /usr/bin/chatd"
 
 mkdir -p "$tmp/home"
-(cd / && exec env -u CHAT_WWW -u CHAT_DB -u STATE_DIRECTORY -u XDG_STATE_HOME \
-	HOME="$tmp/home" "$tmp/root/usr/bin/chatd" --port 0 --host 127.0.0.1) \
-	2>"$tmp/run.log" &
-pid=$!
-port=""
-i=0
-while [ -z "$port" ] && [ $i -lt 200 ]; do
-	port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/run.log")
-	kill -0 "$pid" 2>/dev/null || fail "the packaged chatd exited"
-	[ -n "$port" ] || sleep 0.1
-	i=$((i + 1))
-done
-[ -n "$port" ] || fail "no ready line within 20 s"
-python3 -c 'import sys, urllib.request
-sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1], timeout=10).read())' \
-	"http://127.0.0.1:$port/" >"$tmp/page.html" || fail "GET / failed"
+start_from_root run env -u CHAT_WWW -u CHAT_DB -u STATE_DIRECTORY \
+	-u XDG_STATE_HOME HOME="$tmp/home" "$tmp/root/usr/bin/chatd"
+get "http://127.0.0.1:$port/" >"$tmp/page.html" || fail "GET / failed"
 cmp -s "$tmp/page.html" "$src/www/index.html" ||
 	fail "the packaged chatd does not serve its own index.html"
 echo "the unpacked /usr/bin/chatd, run from /, serves its web client"
