@@ -142,6 +142,31 @@ metrics_when(int port, const char *series, double want)
 }
 
 /*
+ * Reads what the server sends on fd until it closes (or CHAT_TIMEOUT_MS,
+ * or buf is full) into buf, NUL-terminated, then closes fd.
+ */
+static void
+read_to_eof(int fd, char *buf, size_t cap)
+{
+	long long deadline = monotonic_ms() + CHAT_TIMEOUT_MS;
+	size_t got = 0;
+
+	while (got < cap - 1 && monotonic_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = recv(fd, buf + got, cap - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	close(fd);
+}
+
+/*
  * A WebSocket handshake written by hand, so that any header can be wrong;
  * returns the HTTP status of the answer.
  */
@@ -150,8 +175,6 @@ handshake_status(int port, const char *path, const char *version,
 		 const char *extra)
 {
 	char req[1024], resp[2048];
-	size_t got = 0;
-	long long deadline = monotonic_ms() + CHAT_TIMEOUT_MS;
 	int fd = tcp_connect_loopback(port, 0, CHAT_TIMEOUT_MS), status = 0;
 	int n;
 
@@ -164,19 +187,7 @@ handshake_status(int port, const char *path, const char *version,
 		     path, port, version, extra);
 	assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
 	/* Refusals close the connection: read to EOF. */
-	while (got < sizeof(resp) - 1 && monotonic_ms() < deadline) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	resp[got] = '\0';
-	close(fd);
+	read_to_eof(fd, resp, sizeof(resp));
 	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
 		fail_msg("no HTTP answer to the handshake: '%s'", resp);
 	return status;
@@ -507,8 +518,6 @@ test_metrics_listen_takes_an_ipv6_literal(void **state)
 				  "Connection: close\r\n\r\n";
 	struct chatd d;
 	char resp[16384];
-	size_t got = 0;
-	long long deadline;
 	int fd;
 
 	if (!have_ipv6_loopback()) {
@@ -521,20 +530,7 @@ test_metrics_listen_takes_an_ipv6_literal(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL),
 			 (ssize_t)sizeof(req) - 1);
-	deadline = monotonic_ms() + CHAT_TIMEOUT_MS;
-	while (got < sizeof(resp) - 1 && monotonic_ms() < deadline) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	resp[got] = '\0';
-	close(fd);
+	read_to_eof(fd, resp, sizeof(resp));
 	if (strncmp(resp, "HTTP/1.1 200", 12) ||
 	    !strstr(resp, "\nchat_connections 0\n"))
 		fail_msg("no metrics over [::1]:\n%s", resp);
