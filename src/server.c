@@ -83,11 +83,6 @@ on_signal(int signo)
 		lws_cancel_service(signal_context);
 }
 
-struct shutdown_state {
-	lws_usec_t deadline;
-	int done;
-};
-
 static void
 on_timer_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -254,15 +249,16 @@ static void
 service_until_stopped(struct lws_context *context, struct ev_loop *loop,
 		      struct lws_vhost *vhost, const struct config *cfg)
 {
-	struct shutdown_state st = { .deadline = 0 };
-	struct chat *chat = NULL;
+	/* There: server_run waited for lws's protocol init. */
+	struct chat *chat = chat_proto_chat(vhost, CHAT_PROTOCOL);
+	lws_usec_t deadline = 0; /* of the shutdown's grace; 0: serving */
 	ev_prepare end_of_turn;
 
 	ev_prepare_init(&end_of_turn, on_end_of_turn);
 	end_of_turn.data = vhost;
 	ev_prepare_start(loop, &end_of_turn);
 
-	while (!st.done) {
+	for (;;) {
 		/* One turn: wait for events (a signal wakes it through
 		 * lws_cancel_service), handle them, return. */
 		ev_run(loop, EVRUN_ONCE);
@@ -272,30 +268,23 @@ service_until_stopped(struct lws_context *context, struct ev_loop *loop,
 		}
 		if (!stop_requested)
 			continue;
-		if (!st.deadline) {
-			/* Looked up now: lws runs PROTOCOL_INIT, which makes
-			 * the chat state, only once the loop is serving. */
-			chat = chat_proto_chat(vhost, CHAT_PROTOCOL);
+		if (!deadline) {
 			log_info("shutting down: closing %u sessions",
-				 chat ? chat->nsessions : 0);
-			if (chat)
-				chat_shutdown(chat);
-			st.deadline = lws_now_usecs() + SHUTDOWN_GRACE_US;
+				 chat->nsessions);
+			chat_shutdown(chat);
+			deadline = lws_now_usecs() + SHUTDOWN_GRACE_US;
 		}
-		if (!chat || !chat->nsessions ||
-		    lws_now_usecs() > st.deadline)
-			st.done = 1;
+		if (!chat->nsessions || lws_now_usecs() > deadline)
+			break;
 	}
 	ev_prepare_stop(loop, &end_of_turn);
-	if (chat)
-		log_info("served %llu messages; closed %llu slow consumers, "
-			 "%llu silent sessions; refused %llu handshakes over "
-			 "the connection limits",
-			 (unsigned long long)chat->stats.messages,
-			 (unsigned long long)chat->stats.slow_consumers,
-			 (unsigned long long)chat->stats.ping_timeouts,
-			 (unsigned long long)chat->stats
-				 .refused[CHAT_STATS_REFUSED_BUSY]);
+	log_info("served %llu messages; closed %llu slow consumers, "
+		 "%llu silent sessions; refused %llu handshakes over the "
+		 "connection limits",
+		 (unsigned long long)chat->stats.messages,
+		 (unsigned long long)chat->stats.slow_consumers,
+		 (unsigned long long)chat->stats.ping_timeouts,
+		 (unsigned long long)chat->stats.refused[CHAT_STATS_REFUSED_BUSY]);
 }
 
 int
