@@ -275,9 +275,9 @@ def report(res, a):
       "medians)")
     w("")
     w("| peer | S1 echo p50 / p99 (us) | S1 p50 x cork | S2 deliveries/s "
-      "| S2 x cork | S2 x send | S2 server CPU ns/delivery "
+      "| S2 x cork | S2 x send | S2 server CPU ns/delivery | S2 frame bytes "
       "| S3 delivered / expected | S3 p50 / p99 / max (ms) | S3 p99 x cork |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for p in peers:
         s1 = cell(res, p, "S1", "{} / {}".format(
             num(res.med(p, "S1", "p50_us"), "{:,.0f}"),
@@ -298,11 +298,12 @@ def report(res, a):
             return "n/a" if v is None else "{:,.1f}".format(v / 1e3)
         s3l = cell(res, p, "S3", "{} / {} / {}".format(
             ms("p50_us"), ms("p99_us"), ms("max_us")))
-        w("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        w("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             p, s1, ratio(res.ratio(p, CORK, "S1", "p50_us")), s2,
             ratio(res.ratio(p, CORK, "S2", "deliveries_per_s")),
             ratio(res.ratio(p, SEND, "S2", "deliveries_per_s")),
             num(res.med(p, "S2", "server_cpu_ns_per_delivery")),
+            num(res.med(p, "S2", "frame_bytes_mean"), "{:,.0f}"),
             s3d, s3l, ratio(res.ratio(p, CORK, "S3", "p99_us"))))
     w("")
     w("## Capacity (one run each)")
@@ -405,7 +406,11 @@ def report(res, a):
       "publishers at 20 msg/s each, open loop. S4: 10,000 idle "
       "connections. Sweeps: open loop, rate doubled then bisected until "
       "something is lost or p99 > 100 ms. Publishers receive too, so a "
-      "message has subscribers + publishers deliveries. Raw JSON lines: "
+      "message has subscribers + publishers deliveries. chatd is sent "
+      "48-byte texts and wraps each in a frame of about 140 bytes (type, "
+      "room, id, nick, ts); the other servers are sent texts that make "
+      "frames of that size (S2 frame bytes), so every peer writes the "
+      "same bytes per delivery. Raw JSON lines: "
       "results.jsonl.")
     return "\n".join(out) + "\n"
 

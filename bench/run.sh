@@ -109,12 +109,20 @@ peer_missing() {
 	esac
 }
 
+# Equal bytes per delivery: chatd is sent the load generator's default
+# 48-byte text and wraps it in a message frame of about 142 bytes (type,
+# room, a 6-digit id, nick, ts), while the other servers relay what they
+# are sent, so they get texts that make frames of chatd's size:
+# CHATD_FRAME bytes as it is for the raw servers, 21 fewer for socket.io's
+# 42["chat message","..."]. The report shows each peer's mean frame size.
+CHATD_FRAME=${CHATD_FRAME:-142}
 peer_mode() {
 	case $1 in
 	chatd-*) echo "--mode chatd" ;;
-	socketio) echo "--mode socketio" ;;
-	lws-mirror) echo "--mode raw --subprotocol lws-mirror-protocol" ;;
-	*) echo "--mode raw" ;;
+	socketio) echo "--mode socketio --size $((CHATD_FRAME - 21))" ;;
+	lws-mirror) echo "--mode raw --subprotocol lws-mirror-protocol" \
+		"--size $CHATD_FRAME" ;;
+	*) echo "--mode raw --size $CHATD_FRAME" ;;
 	esac
 }
 

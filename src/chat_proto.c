@@ -457,10 +457,11 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
  * A message over --max-message-bytes closes 1009. lws 4.1.6 hands a
  * frame's payload over in pieces of the rx buffer and, once the close is
  * sent, does not read the peer's close reply behind the rest of that
- * frame: the connection would hang on until lws's own timeout. A frame whose end is near (TOO_BIG_DROP_MAX)
- * is therefore read to its end and dropped first; one that announces
- * more is closed at once, as a peer sending megabytes past the limit
- * does not get to wait for an orderly close.
+ * frame: the connection would hang on until lws's own timeout. A frame
+ * whose end is near (TOO_BIG_DROP_MAX) is therefore read to its end and
+ * dropped first; one that announces more is closed at once, as a peer
+ * sending megabytes past the limit does not get to wait for an orderly
+ * close.
  */
 #define TOO_BIG_DROP_MAX (64 * 1024)
 

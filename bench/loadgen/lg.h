@@ -91,6 +91,7 @@ struct lg {
 	uint32_t nflush;
 	uint32_t nready, nfailed, nclosed, nconnecting;
 	uint64_t last_rx_ns;  /* any byte from the server, for quiet checks */
+	uint64_t rx_texts, rx_text_bytes; /* every text frame received */
 	uint64_t rng;
 	char *rb;             /* shared receive buffer */
 	size_t rb_cap;

@@ -117,6 +117,8 @@ int
 proto_on_text(struct lg *g, struct lg_conn *c, const char *p, size_t n,
 	      uint64_t now)
 {
+	g->rx_texts++;
+	g->rx_text_bytes += n;
 	switch (g->o->mode) {
 	case MODE_CHATD:
 		return chatd_text(g, c, p, n, now);

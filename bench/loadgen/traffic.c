@@ -559,6 +559,10 @@ run_traffic(struct lg *g, char *b, size_t cap)
 		jcat(b, cap, ",");
 		json_step(b, cap, &r);
 	}
+	/* What each delivery weighs on the wire, so peers sent different
+	 * texts can be seen to carry frames of the same size. */
+	jcat(b, cap, ",\"frame_bytes_mean\":%.1f",
+	     g->rx_texts ? (double)g->rx_text_bytes / (double)g->rx_texts : 0.0);
 	jcat(b, cap, ",\"ok\":true}");
 	return 0;
 oom:
