@@ -24,7 +24,7 @@ esac
 
 # Building and running chatd.
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
-libjansson-dev libsqlite3-dev"
+libjansson-dev libsqlite3-dev libhiredis-dev"
 
 if [ "$mode" = docker ]; then
 	# A machine with no Docker engine: rootful podman (runc, since crun

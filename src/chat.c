@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "history.h"
 #include "jwt.h"
 #include "log.h"
@@ -475,13 +476,17 @@ flush_batch(struct chat *c, unsigned *count)
 	rc = history_commit(c->history);
 	chat_stats_count_commit(&c->stats, monotonic_ns() - start);
 	for (unsigned i = 0; i < n; i++) {
-		struct room *r = rc ? NULL : find_room(c, c->pending[i].room);
+		/* In cluster mode Redis holds the message already: the local
+		 * replica failing does not take it back. */
+		struct room *r = rc && !c->cluster
+					 ? NULL
+					 : find_room(c, c->pending[i].room);
 
 		if (r)
 			deliver(c, r, c->pending[i].m);
 		msg_unref(c->pending[i].m);
 	}
-	if (!rc)
+	if (!rc || c->cluster)
 		c->stats.messages += n;
 	return rc;
 }
@@ -521,6 +526,28 @@ resend_original(const struct chat_record *rec, void *ud)
 
 	json_message(&s->chat->out, rec);
 	send_out(s);
+}
+
+#define CLUSTER_UNAVAILABLE "the chat cluster is unavailable; message not sent"
+
+/* Cluster mode: Redis numbers, stores and publishes it; it comes back to
+ * every instance, this one too, through chat_remote_message. */
+static void
+publish_to_cluster(struct session *s, struct room *r,
+		   const struct chat_record *rec)
+{
+	struct chat *c = s->chat;
+	size_t id_at = 0;
+
+	json_message_split(&c->out, rec, &id_at);
+	if (c->out.oom ||
+	    cluster_publish(c->cluster, s->id, r->name, c->out.data, id_at,
+			    c->out.data + id_at, c->out.len - id_at,
+			    rec->cid)) {
+		send_error(s, "unavailable", CLUSTER_UNAVAILABLE, rec->cid);
+		return;
+	}
+	session_typing_reset(s, r);
 }
 
 static void
@@ -563,6 +590,10 @@ handle_message(struct session *s, const struct request *req)
 		.text_len = req->text_len,
 		.cid = req->cid,
 	};
+	if (c->cluster) {
+		publish_to_cluster(s, r, &rec);
+		return;
+	}
 	json_message(&c->out, &rec);
 	m = frame(c);
 	/* Stored now, broadcast by chat_flush() once committed: no client
@@ -591,6 +622,56 @@ handle_message(struct session *s, const struct request *req)
 		}
 		msg_unref(m);
 	}
+}
+
+void
+chat_remote_message(struct chat *c, const struct chat_record *rec,
+		    const char *frame, size_t len)
+{
+	struct msg *m = msg_new(frame, len);
+	struct room *r;
+	int rc;
+
+	if (!m) {
+		log_warn("out of memory for message %llu of room %s; not "
+			 "delivered here",
+			 (unsigned long long)rec->id, rec->room);
+		return;
+	}
+	/* A failed append (even one that rolled the open transaction back)
+	 * costs only the replica: what is pending is still delivered, as
+	 * Redis holds it (flush_batch). */
+	rc = history_append(c->history, rec);
+	if (rc)
+		log_warn("room %s: message %llu not stored in the local "
+			 "history; delivered all the same",
+			 rec->room, (unsigned long long)rec->id);
+	r = find_room(c, rec->room);
+	if (r && rec->id > r->last_id)
+		r->last_id = rec->id;
+	if (add_pending(c, rec->room, m)) {
+		unsigned n;
+
+		/* Out of memory: what is pending first, then this one. */
+		flush_batch(c, &n);
+		r = find_room(c, rec->room);
+		if (r)
+			deliver(c, r, m);
+		c->stats.messages++;
+		msg_unref(m);
+	}
+}
+
+void
+chat_publish_failed(struct chat *c, uint64_t session_id, const char *cid)
+{
+	for (struct session *s = c->sessions; s; s = s->next)
+		if (s->id == session_id) {
+			if (!s->closing)
+				send_error(s, "unavailable",
+					   CLUSTER_UNAVAILABLE, cid);
+			return;
+		}
 }
 
 static int

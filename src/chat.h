@@ -19,6 +19,7 @@
 #include "name.h"
 
 struct chat;
+struct cluster;
 struct history;
 struct jwt_claims;
 struct session;
@@ -70,7 +71,11 @@ struct chat_pending {
 struct chat {
 	const struct config *cfg;
 	struct chat_transport transport;
-	struct history *history; /* borrowed */
+	struct history *history; /* borrowed; in cluster mode a replica */
+	/* Cluster mode (--redis): messages go through Redis, which gives
+	 * their ids and brings them back (chat_remote_message). NULL: one
+	 * node. Borrowed. */
+	struct cluster *cluster;
 	struct dict rooms;       /* name -> struct room, owned */
 	struct dict nicks;       /* nick, case-folded -> sessions (nicks.c) */
 	struct session *sessions;
@@ -135,6 +140,22 @@ void chat_seen(struct session *s);
 
 /* Epoch milliseconds, the clock of message timestamps and keepalive. */
 int64_t chat_now_ms(void);
+
+/*
+ * Cluster mode: a message from Redis, in the room's id order, with its
+ * frame as every member gets it. Stored in the replica and delivered to
+ * the room's members here with the next flush.
+ */
+void chat_remote_message(struct chat *c, const struct chat_record *rec,
+			 const char *frame, size_t len);
+
+/*
+ * Cluster mode: the publish of session_id's message failed (Redis lost or
+ * too slow): it gets an `unavailable` error with the message's cid, if it
+ * is still connected.
+ */
+void chat_publish_failed(struct chat *c, uint64_t session_id,
+			 const char *cid);
 
 /* Stages close 1001 for every session (server shutdown). */
 void chat_shutdown(struct chat *c);

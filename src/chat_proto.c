@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "chat.h"
+#include "cluster.h"
 #include "conn_limits.h"
 #include "jwt.h"
 #include "keepalive.h"
@@ -735,6 +736,10 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			auth_log_warnings(vhd->auth);
 		}
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
+		if (env->cluster) {
+			vhd->chat.cluster = env->cluster;
+			cluster_attach(env->cluster, &vhd->chat);
+		}
 		conn_limits_init(&vhd->limits, env->cfg->max_connections,
 				 env->cfg->max_connections_per_ip);
 		if (env->cfg->ping_interval)
@@ -749,6 +754,8 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			lws_sul_cancel(&vhd->tick_timer);
 			free(vhd->readers.v);
 			free(vhd->writers.v);
+			if (vhd->chat.cluster)
+				cluster_attach(vhd->chat.cluster, NULL);
 			chat_fini(&vhd->chat);
 			conn_limits_fini(&vhd->limits);
 		}

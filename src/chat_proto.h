@@ -9,6 +9,7 @@
 
 struct auth;
 struct chat;
+struct cluster;
 struct config;
 struct history;
 
@@ -17,6 +18,7 @@ struct chat_env {
 	const struct config *cfg;
 	struct history *history;
 	const struct auth *auth; /* token auth (auth.c); NULL: off */
+	struct cluster *cluster; /* --redis (cluster.h); NULL: one node */
 };
 
 #define CHAT_PROTOCOL_NAME "chat"

@@ -20,6 +20,7 @@ enum opt_kind {
 	OPT_FORMAT,
 	OPT_ORIGINS,
 	OPT_HOSTPORT,
+	OPT_REDIS,
 };
 
 struct option_spec {
@@ -98,6 +99,12 @@ static const struct option_spec options[] = {
 	{ "--metrics-listen", "CHAT_METRICS_LISTEN", OPT_HOSTPORT,
 	  FIELD(metrics_listen), 0, 0,
 	  "serve /metrics on ADDR:PORT only, not on --port (default: on --port)" },
+	{ "--redis", "CHAT_REDIS", OPT_REDIS, FIELD(redis), 0, 0,
+	  "redis://[:password@]host[:port][/db]: cluster mode, one chat "
+	  "across every chatd on that Redis (default: none, one node)" },
+	{ "--instance-id", "CHAT_INSTANCE_ID", OPT_STRING, FIELD(instance_id),
+	  0, 0, "this instance's name in a cluster (default: host name and "
+	  "pid)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -248,6 +255,17 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 			return -1;
 		}
 		return 0;
+	case OPT_REDIS: {
+		const char *why;
+
+		/* The value is not echoed: it may hold a password. */
+		if (redis_url_parse(value, (struct redis_url *)field, &why)) {
+			snprintf(err, errlen, "%s: %s", source, why);
+			return -1;
+		}
+		cfg->redis_set = true;
+		return 0;
+	}
 	case OPT_ORIGINS:
 		return add_origins(cfg, value, source == o->flag, source, err,
 				   errlen);

@@ -10,6 +10,7 @@
 
 #include "hostport.h"
 #include "log.h"
+#include "redis_url.h"
 
 #define CONFIG_DEFAULT_PORT 5000
 #define CONFIG_DEFAULT_HISTORY 50
@@ -57,6 +58,11 @@ struct config {
 	const char *jwt_secret_file;
 	/* Where /metrics is served instead of --port; .set false: on --port. */
 	struct hostport metrics_listen;
+	/* --redis: cluster mode (cluster.h) when set. */
+	bool redis_set;
+	struct redis_url redis;
+	/* This instance's name in the cluster; NULL: host name and pid. */
+	const char *instance_id;
 };
 
 enum config_result {

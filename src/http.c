@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "chat.h"
 #include "chat_proto.h"
+#include "cluster.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,6 +50,10 @@ struct validators {
 };
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
+/* Cluster mode: whether this instance can take messages (cluster.h). */
+static const char healthz_redis_up[] = "{\"status\":\"ok\",\"redis\":\"up\"}";
+static const char healthz_redis_down[] =
+	"{\"status\":\"unavailable\",\"redis\":\"down\"}";
 
 void
 http_mount_init(struct lws_http_mount *mount)
@@ -403,6 +409,27 @@ send_metrics(struct lws *wsi, bool head, const char *chat_vhost)
 	return rc;
 }
 
+/* 200, or in cluster mode 503 while Redis is down or being caught up
+ * with: a load balancer then sends newcomers to an instance that works. */
+static int
+send_healthz(struct lws *wsi, bool head)
+{
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	const struct lws_protocols *proto =
+		lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME);
+	const struct chat *chat = proto ? chat_proto_chat(vh, proto) : NULL;
+	const char *body = healthz_body;
+	unsigned code = HTTP_STATUS_OK;
+
+	if (chat && chat->cluster) {
+		bool up = cluster_state(chat->cluster) == CLUSTER_UP;
+
+		body = up ? healthz_redis_up : healthz_redis_down;
+		code = up ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE;
+	}
+	return send_whole(wsi, head, code, NULL, "application/json", body);
+}
+
 static int
 on_http(struct lws *wsi, const struct http_vhd *vhd)
 {
@@ -428,8 +455,7 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 	if (!vhd || !vhd->root)
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	if (!strcmp(uri, "/healthz"))
-		return send_whole(wsi, head, HTTP_STATUS_OK, NULL,
-				  "application/json", healthz_body);
+		return send_healthz(wsi, head);
 	if (http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	return serve_file(wsi, head, path, &st);

@@ -160,13 +160,17 @@ json_welcome(struct jbuf *b, const char *nick, const char *room)
 	RAW(b, "}");
 }
 
+/* With id_at, the id is left out and its place told there. */
 static void
-message_object(struct jbuf *b, const struct chat_record *r)
+message_object(struct jbuf *b, const struct chat_record *r, size_t *id_at)
 {
 	RAW(b, "{\"type\":\"message\",\"room\":");
 	put_cstr(b, r->room);
 	RAW(b, ",\"id\":");
-	put_u64(b, r->id);
+	if (id_at)
+		*id_at = b->len;
+	else
+		put_u64(b, r->id);
 	RAW(b, ",\"nick\":");
 	put_cstr(b, r->nick);
 	RAW(b, ",\"text\":");
@@ -184,7 +188,14 @@ void
 json_message(struct jbuf *b, const struct chat_record *r)
 {
 	jbuf_reset(b);
-	message_object(b, r);
+	message_object(b, r, NULL);
+}
+
+void
+json_message_split(struct jbuf *b, const struct chat_record *r, size_t *id_at)
+{
+	jbuf_reset(b);
+	message_object(b, r, id_at);
 }
 
 void
@@ -285,7 +296,7 @@ void
 json_history_item(struct jbuf *b, const struct chat_record *r)
 {
 	list_sep(b);
-	message_object(b, r);
+	message_object(b, r, NULL);
 }
 
 void

@@ -31,6 +31,13 @@ void jbuf_str(struct jbuf *b, const char *s, size_t len);
 /* Frame encoders: each resets b and leaves one complete JSON object. */
 void json_welcome(struct jbuf *b, const char *nick, const char *room);
 void json_message(struct jbuf *b, const struct chat_record *r);
+/*
+ * The message frame without its id (r->id is ignored): the id belongs at
+ * *id_at, between b->data[0, *id_at) and the rest, where Redis writes it
+ * in cluster mode (cluster.c).
+ */
+void json_message_split(struct jbuf *b, const struct chat_record *r,
+			size_t *id_at);
 void json_left(struct jbuf *b, const char *room);
 void json_presence(struct jbuf *b, const char *room, const char *event,
 		   const char *nick, const char *old);

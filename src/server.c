@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "chat.h"
 #include "chat_proto.h"
+#include "cluster.h"
 #include "config.h"
 #include "history.h"
 #include "http.h"
@@ -303,6 +304,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	struct lws_vhost *redirect_vh, *metrics_vh;
 	struct sigaction sa;
 	struct ev_loop *loop = NULL;
+	struct cluster *cluster = NULL;
 	void *foreign_loops[1];
 	ev_timer tick;
 	int status = SERVER_EXIT_FAILURE;
@@ -403,6 +405,14 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the event loop (libev epoll)");
 		goto out;
 	}
+	if (cfg->redis_set) {
+		cluster = cluster_new(loop, cfg, history, why, sizeof(why));
+		if (!cluster) {
+			snprintf(err, errlen, "--redis: %s", why);
+			goto out;
+		}
+		env.cluster = cluster;
+	}
 	ev_timer_init(&tick, on_timer_tick, LWS_TIMER_TICK_S, LWS_TIMER_TICK_S);
 	foreign_loops[0] = loop;
 	info.foreign_loops = foreign_loops;
@@ -459,6 +469,7 @@ out:
 	listener_close(&metrics_listener);
 	if (context)
 		lws_context_destroy(context);
+	cluster_free(cluster);
 	if (loop) {
 		ev_timer_stop(loop, &tick);
 		ev_loop_destroy(loop);
