@@ -54,6 +54,9 @@ if [ "$mode" = test ]; then
 	# test_metrics checks /metrics with promtool and prometheus_client's
 	# parser.
 	PKGS="$PKGS prometheus python3-prometheus-client"
+	# test_cluster runs chatd instances in cluster mode against a
+	# redis-server of its own, on a free loopback port.
+	PKGS="$PKGS redis-server"
 fi
 
 missing=""
