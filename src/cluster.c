@@ -732,10 +732,9 @@ cluster_publish(struct cluster *cl, uint64_t session_id, const char *room,
 	room_key(log_key, room, "log");
 	snprintf(floor, sizeof(floor), "%" PRIu64, r->last);
 	snprintf(maxlen, sizeof(maxlen), "%zu", cl->cfg->history_max);
+	/* head and tail are pieces of one buffer, not strings. */
 	for (size_t i = 0; i < 12; i++)
-		lens[i] = strlen(argv[i]);
-	lens[8] = head_len;
-	lens[9] = tail_len;
+		lens[i] = i == 8 ? head_len : i == 9 ? tail_len : strlen(argv[i]);
 	if (redis_link_command(cl->cmd, false, on_published, p, 12, argv,
 			       lens)) {
 		free(p);
