@@ -1,6 +1,6 @@
 /*
- * The counters' two non-trivial updates: close codes into their bounded
- * table, commit times into their latency buckets.
+ * The counters' non-trivial updates: close codes into their bounded
+ * table, commit (and publish) times into their latency buckets.
  */
 #include "chat_stats.h"
 
@@ -24,15 +24,29 @@ chat_stats_count_close(struct chat_stats *st, unsigned code)
 	st->closes[i < CHAT_STATS_CLOSE_KNOWN ? i : CHAT_STATS_CLOSE_OTHER]++;
 }
 
-void
-chat_stats_count_commit(struct chat_stats *st, uint64_t ns)
+static unsigned
+bucket_of(uint64_t ns)
 {
 	unsigned i = 0;
 
 	while (i < CHAT_STATS_COMMIT_BUCKETS &&
 	       ns > chat_stats_commit_bounds_ns[i])
 		i++;
-	st->commit_buckets[i]++;
+	return i;
+}
+
+void
+chat_stats_count_commit(struct chat_stats *st, uint64_t ns)
+{
+	st->commit_buckets[bucket_of(ns)]++;
 	st->commits++;
 	st->commit_ns += ns;
+}
+
+void
+chat_latency_count(struct chat_latency *h, uint64_t ns)
+{
+	h->buckets[bucket_of(ns)]++;
+	h->count++;
+	h->ns += ns;
 }

@@ -50,6 +50,15 @@ struct chat_stats {
 	uint64_t commit_ns;
 };
 
+/* A latency histogram on the same bounds (cluster mode's publish). */
+struct chat_latency {
+	uint64_t buckets[CHAT_STATS_COMMIT_BUCKETS + 1]; /* not cumulative */
+	uint64_t count;
+	uint64_t ns;
+};
+
+void chat_latency_count(struct chat_latency *h, uint64_t ns);
+
 /* Counts a session that ended with close code (1006: no close frame). */
 void chat_stats_count_close(struct chat_stats *st, unsigned code);
 

@@ -690,8 +690,7 @@ on_published(struct redis_link *l, redisReply *reply, void *priv)
 
 	(void)l;
 	if (reply && reply->type == REDIS_REPLY_INTEGER) {
-		cl->stats.published++;
-		cl->stats.publish_ns += mono_ns() - p->start_ns;
+		chat_latency_count(&cl->stats.publish, mono_ns() - p->start_ns);
 	} else {
 		if (reply && reply->type == REDIS_REPLY_ERROR)
 			log_warn("redis: publish failed: %s", reply->str);
@@ -750,10 +749,9 @@ cluster_stats(const struct cluster *cl)
 }
 
 uint64_t
-cluster_replies(const struct cluster *cl)
+cluster_round_trips(const struct cluster *cl)
 {
-	return redis_link_stats(cl->cmd)->replies +
-	       redis_link_stats(cl->sub)->replies;
+	return redis_link_stats(cl->cmd)->replies;
 }
 
 uint64_t

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat_stats.h"
+
 struct chat;
 struct config;
 struct ev_loop;
@@ -41,10 +43,10 @@ enum cluster_state {
 };
 
 struct cluster_stats {
-	uint64_t published;  /* messages Redis accepted from this instance */
 	uint64_t received;   /* messages delivered from the channel/streams */
 	uint64_t publish_failed;
-	uint64_t publish_ns; /* total round trip of accepted publishes */
+	/* Round trips of accepted publishes (their count: the published). */
+	struct chat_latency publish;
 };
 
 /*
@@ -76,8 +78,9 @@ int cluster_publish(struct cluster *cl, uint64_t session_id, const char *room,
 		    size_t tail_len, const char *cid);
 
 const struct cluster_stats *cluster_stats(const struct cluster *cl);
-/* Replies received and reconnections, over both connections. */
-uint64_t cluster_replies(const struct cluster *cl);
+/* Command round trips (replies on the command connection), and
+ * reconnections of either connection. */
+uint64_t cluster_round_trips(const struct cluster *cl);
 uint64_t cluster_reconnects(const struct cluster *cl);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "cluster.h"
 #include "history.h"
 
 #ifndef CHATD_VERSION
@@ -127,24 +128,53 @@ refusals(struct text *t, const struct chat_stats *st)
 		    refusal_names[i], (unsigned long long)st->refused[i]);
 }
 
+/* buckets: CHAT_STATS_COMMIT_BUCKETS + 1 counts, not cumulative. */
 static void
-commit_histogram(struct text *t, const struct chat_stats *st)
+histogram(struct text *t, const char *name, const char *help,
+	  const uint64_t *buckets, uint64_t count, uint64_t ns)
 {
-	static const char name[] = "chat_history_commit_seconds";
 	uint64_t cumulative = 0;
 
-	family(t, name, "histogram",
-	       "Time to commit a batch of messages to the history database.");
+	family(t, name, "histogram", help);
 	for (unsigned i = 0; i < CHAT_STATS_COMMIT_BUCKETS; i++) {
-		cumulative += st->commit_buckets[i];
+		cumulative += buckets[i];
 		put(t, "%s_bucket{le=\"%g\"} %llu\n", name,
 		    (double)chat_stats_commit_bounds_ns[i] / 1e9,
 		    (unsigned long long)cumulative);
 	}
 	put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum ", name,
-	    (unsigned long long)st->commits, name);
-	put_seconds(t, st->commit_ns);
-	put(t, "\n%s_count %llu\n", name, (unsigned long long)st->commits);
+	    (unsigned long long)count, name);
+	put_seconds(t, ns);
+	put(t, "\n%s_count %llu\n", name, (unsigned long long)count);
+}
+
+static void
+cluster_families(struct text *t, const struct cluster *cl)
+{
+	const struct cluster_stats *st = cluster_stats(cl);
+
+	one(t, "chat_redis_up", "gauge",
+	    "1 when this instance's Redis connections are up and its history "
+	    "replica caught up (cluster mode), else 0.",
+	    cluster_state(cl) == CLUSTER_UP);
+	one(t, "chat_redis_round_trips_total", "counter",
+	    "Redis commands answered (the subscription's messages not "
+	    "counted).",
+	    cluster_round_trips(cl));
+	one(t, "chat_redis_reconnects_total", "counter",
+	    "Redis connections made again after a failure.",
+	    cluster_reconnects(cl));
+	one(t, "chat_redis_messages_received_total", "counter",
+	    "Messages delivered here from Redis (its channel, or a room's "
+	    "stream on a catch-up).",
+	    st->received);
+	one(t, "chat_redis_publish_failures_total", "counter",
+	    "Messages refused with unavailable after their publish failed.",
+	    st->publish_failed);
+	histogram(t, "chat_redis_publish_seconds",
+		  "Round trip of a message's publish script (id, stream, "
+		  "publish) to Redis.",
+		  st->publish.buckets, st->publish.count, st->publish.ns);
 }
 
 static void
@@ -179,7 +209,11 @@ chat_families(struct text *t, const struct chat *c)
 	    "Sessions closed (1001) for leaving a keepalive ping unanswered.",
 	    st->ping_timeouts);
 	refusals(t, st);
-	commit_histogram(t, st);
+	histogram(t, "chat_history_commit_seconds",
+		  "Time to commit a batch of messages to the history database.",
+		  st->commit_buckets, st->commits, st->commit_ns);
+	if (c->cluster)
+		cluster_families(t, c->cluster);
 }
 
 /* Resident pages from /proc/self/statm; false when unreadable. */

@@ -73,6 +73,30 @@ healthz(int port, char *redis, size_t len)
 	return status;
 }
 
+/* The value of an unlabelled sample in port's /metrics; fails the test
+ * when it is not there. */
+static double
+metric(int port, const char *name)
+{
+	struct http_response r;
+	char pat[128];
+	const char *at;
+	double v;
+
+	if (http_get(port, "/metrics", CHAT_TIMEOUT_MS, &r) < 0 ||
+	    r.status != 200)
+		fail_msg("GET /metrics on port %d failed", port);
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	at = strstr(r.body, pat);
+	if (!at) {
+		http_response_fini(&r);
+		fail_msg("/metrics on port %d has no %s", port, name);
+	}
+	v = strtod(at + strlen(pat), NULL);
+	http_response_fini(&r);
+	return v;
+}
+
 /* Polls /healthz until it answers status with "redis":state. Returns 0, or
  * -1 after HEALTH_TIMEOUT_MS with the last answer printed. */
 static int
@@ -478,6 +502,7 @@ CLUSTER_TEST(test_cluster_redis_down_then_back_empty)
 	/* Both must have noticed, or b's "up" below could be stale. */
 	assert_int_equal(wait_down(&cl->node[0]), 0);
 	assert_int_equal(wait_down(&cl->node[1]), 0);
+	assert_true(metric(cl->node[0].port, "chat_redis_up") == 0);
 	/* Refused, never silently dropped, and nobody gets it. */
 	chat_say(a, NULL, "while down", "c1");
 	chat_expect_error(a, "unavailable", "c1");
@@ -500,6 +525,15 @@ CLUSTER_TEST(test_cluster_redis_down_then_back_empty)
 			 (long long)after, (long long)before[2].id);
 	from_b = say_everywhere(b, nb, "back from b", NULL, both, 2);
 	assert_true(from_b > after);
+	/* a published 4 (3 before, 1 after), reconnected both connections
+	 * and delivered all 5 from Redis. */
+	assert_true(metric(cl->node[0].port, "chat_redis_up") == 1);
+	assert_true(metric(cl->node[0].port,
+			   "chat_redis_publish_seconds_count") == 4);
+	assert_true(metric(cl->node[0].port, "chat_redis_reconnects_total") >=
+		    2);
+	assert_true(metric(cl->node[0].port,
+			   "chat_redis_messages_received_total") == 5);
 	expect_no_message(a);
 	expect_no_message(b);
 	ws_close(a);

@@ -31,6 +31,8 @@ static const char *const env_names[] = {
 	"CHAT_LOG_LEVEL",
 	"CHAT_LOG_FORMAT",
 	"CHAT_JWT_SECRET",
+	"CHAT_REDIS",
+	"CHAT_INSTANCE_ID",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -451,6 +453,39 @@ test_config_metrics_listen_takes_addr_port_only(void **state)
 			     "--metrics-listen", bad[i]);
 }
 
+/* --redis / CHAT_REDIS: parsed into host, port, password and db; a bad
+ * URL names the flag and why, and never echoes the value (a password). */
+static void
+test_config_redis_url_from_env_and_flag(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_false(fx->cfg.redis_set);
+	assert_null(fx->cfg.instance_id);
+	assert_int_equal(PARSE(fx, "--redis", "redis://:pw@10.0.0.5:7000/3",
+			       "--instance-id", "a1"),
+			 CONFIG_RUN);
+	assert_true(fx->cfg.redis_set);
+	assert_string_equal(fx->cfg.redis.host, "10.0.0.5");
+	assert_int_equal(fx->cfg.redis.port, 7000);
+	assert_string_equal(fx->cfg.redis.password, "pw");
+	assert_int_equal(fx->cfg.redis.db, 3);
+	assert_string_equal(fx->cfg.instance_id, "a1");
+	setenv("CHAT_REDIS", "redis://redis", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_true(fx->cfg.redis_set);
+	assert_string_equal(fx->cfg.redis.host, "redis");
+	assert_int_equal(fx->cfg.redis.port, 6379);
+	assert_error(fx, PARSE(fx, "--redis", "rediss://:topsecret@h"),
+		     "--redis", "TLS");
+	assert_null(strstr(fx->err, "topsecret"));
+	setenv("CHAT_REDIS", "redis://:topsecret@h:99999", 1);
+	assert_error(fx, PARSE0(fx), "CHAT_REDIS", "port");
+	assert_null(strstr(fx->err, "topsecret"));
+	unsetenv("CHAT_REDIS");
+}
+
 static void
 test_config_missing_value_names_flag(void **state)
 {
@@ -686,6 +721,7 @@ main(void)
 		T(test_config_out_of_range_names_flag),
 		T(test_config_history_max_total_from_env_and_flag),
 		T(test_config_metrics_listen_takes_addr_port_only),
+		T(test_config_redis_url_from_env_and_flag),
 		T(test_config_missing_value_names_flag),
 		T(test_config_bad_log_level_names_flag_and_choices),
 		T(test_config_empty_string_option_is_an_error),
