@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "msg.h"
+#include "name.h"
 #include "nicks.h"
 #include "ratelimit.h"
 #include "replay.h"
@@ -178,16 +180,32 @@ drop_room_if_empty(struct chat *c, struct room *r)
 }
 
 static void
+list_remote_member(const char *nick, void *ud)
+{
+	json_joined_member(ud, nick);
+}
+
+/* In cluster mode the members on other instances are listed and counted
+ * too (cluster_foreach_member). */
+static void
 send_joined(struct session *s, struct room *r)
 {
-	struct jbuf *b = &s->chat->out;
+	struct chat *c = s->chat;
+	struct jbuf *b = &c->out;
+	unsigned remote = c->cluster ? (unsigned)cluster_foreach_member(
+					       c->cluster, r->name, NULL, NULL)
+				     : 0;
 
 	json_joined_begin(b, r->name);
-	if (r->nmembers <= CHAT_ROOM_LIST_MAX)
+	if (r->nmembers + remote <= CHAT_ROOM_LIST_MAX) {
 		for (unsigned i = 0; i < r->nmembers; i++)
 			if (nicks_listed_at(r->members[i], r))
 				json_joined_member(b, r->members[i]->nick);
-	json_joined_end(b, r->npeople);
+		if (remote)
+			cluster_foreach_member(c->cluster, r->name,
+					       list_remote_member, b);
+	}
+	json_joined_end(b, r->npeople + remote);
 	send_out(s);
 }
 
@@ -239,11 +257,11 @@ send_history_before(struct session *s, struct room *r, uint64_t before,
 
 /*
  * Whether s may join room `name` as far as limits go; when not, the error
- * is sent and false returned. Checked before anything changes, so that a
- * join with a nick changes nothing when it fails.
+ * is sent (if report) and false returned. Checked before anything changes,
+ * so that a join with a nick changes nothing when it fails.
  */
 static bool
-join_allowed(struct session *s, const char *name, const char *cid)
+join_allowed(struct session *s, const char *name, const char *cid, bool report)
 {
 	struct chat *c = s->chat;
 	struct room *r = find_room(c, name);
@@ -251,19 +269,24 @@ join_allowed(struct session *s, const char *name, const char *cid)
 	if (r && session_in_room(s, r))
 		return true;
 	if (s->claims && !jwt_claims_allow_room(s->claims, name)) {
-		send_error(s, "forbidden", "your token does not allow that room",
-			   cid);
+		if (report)
+			send_error(s, "forbidden",
+				   "your token does not allow that room", cid);
 		return false;
 	}
 	if (s->nrooms >= SESSION_MAX_ROOMS) {
-		send_error(s, "bad_request", "too many rooms joined", cid);
+		if (report)
+			send_error(s, "bad_request", "too many rooms joined",
+				   cid);
 		return false;
 	}
 	/* The lobby is where every client starts: always allowed. */
 	if (!r && c->rooms.count >= c->cfg->max_rooms &&
 	    strcmp(name, CHAT_LOBBY)) {
-		send_error(s, "too_many_rooms",
-			   "the server has as many rooms as it allows", cid);
+		if (report)
+			send_error(s, "too_many_rooms",
+				   "the server has as many rooms as it allows",
+				   cid);
 		return false;
 	}
 	return true;
@@ -278,7 +301,7 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 	struct room *r = find_room(c, name);
 	bool fresh = !r || !session_in_room(s, r), first;
 
-	if (!join_allowed(s, name, cid))
+	if (!join_allowed(s, name, cid, true))
 		return 0;
 	r = get_room(c, name);
 	if (!r)
@@ -294,6 +317,8 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 		}
 		return -ENOMEM;
 	}
+	if (fresh && c->cluster)
+		cluster_joined(c->cluster, s, r->name);
 	/* Another tab of the same person already there: nobody new. */
 	first = fresh && !nicks_shared_in(s, r);
 	if (first)
@@ -316,6 +341,8 @@ leave_room(struct session *s, struct room *r, bool tell_leaver)
 	struct chat *c = s->chat;
 	bool last;
 
+	if (c->cluster)
+		cluster_left(c->cluster, s, r->name);
 	room_remove(r, s);
 	session_exit_room(s, r);
 	/* The person stays while another of its tabs is still there. */
@@ -345,12 +372,29 @@ next_random(struct chat *c)
 	return c->rng;
 }
 
+/* Cluster mode: 48 random bits, so that instances choosing guest names
+ * on their own, each unique here, do not meet (at 10,000 guests the odds
+ * of any two alike are about 1 in 5 million); Redis registers them too. */
+static void
+cluster_guest_nick(struct chat *c, struct session *s)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint64_t)next_random(c) << 32 | next_random(c);
+	snprintf(s->nick, sizeof(s->nick), "guest-%012llx",
+		 (unsigned long long)(v & 0xffffffffffffull));
+}
+
 static int
 assign_guest_nick(struct chat *c, struct session *s)
 {
 	for (int tries = 0; tries < 64; tries++) {
-		snprintf(s->nick, sizeof(s->nick), "guest-%04x",
-			 next_random(c) & 0xffff);
+		if (c->cluster)
+			cluster_guest_nick(c, s);
+		else
+			snprintf(s->nick, sizeof(s->nick), "guest-%04x",
+				 next_random(c) & 0xffff);
 		if (!nicks_holder(&c->nicks, s->nick))
 			return nicks_add(&c->nicks, s);
 	}
@@ -364,13 +408,34 @@ assign_guest_nick(struct chat *c, struct session *s)
 	}
 }
 
-/* Validates and applies a nick change; false when an error was sent. */
+/* Renames s (nick is free) and tells its rooms; false when an error was
+ * sent. */
+static bool
+apply_nick(struct session *s, const char *nick, const char *cid)
+{
+	struct chat *c = s->chat;
+	char old[sizeof(s->nick)];
+
+	strcpy(old, s->nick);
+	if (nicks_rename(&c->nicks, s, nick)) {
+		send_error(s, "bad_nick", "server out of memory", cid);
+		return false;
+	}
+	for (unsigned i = 0; i < s->nrooms; i++) {
+		json_presence(&c->out, s->rooms[i]->name, "nick", s->nick, old);
+		broadcast_out(c, s->rooms[i], NULL);
+	}
+	return true;
+}
+
+/* Validates and applies a nick change; false when an error was sent. In
+ * cluster mode a new nick is claimed in Redis first (needs_claim), and
+ * this runs once it is s's. */
 static bool
 change_nick(struct session *s, const char *nick, const char *cid)
 {
 	struct chat *c = s->chat;
 	struct session *owner;
-	char old[sizeof(s->nick)];
 
 	if (s->claims) {
 		send_error(s, "forbidden", "your nick comes from your token",
@@ -389,16 +454,7 @@ change_nick(struct session *s, const char *nick, const char *cid)
 	}
 	if (!strcmp(nick, s->nick))
 		return true;
-	strcpy(old, s->nick);
-	if (nicks_rename(&c->nicks, s, nick)) {
-		send_error(s, "bad_nick", "server out of memory", cid);
-		return false;
-	}
-	for (unsigned i = 0; i < s->nrooms; i++) {
-		json_presence(&c->out, s->rooms[i]->name, "nick", s->nick, old);
-		broadcast_out(c, s->rooms[i], NULL);
-	}
-	return true;
+	return apply_nick(s, nick, cid);
 }
 
 /* ---- requests ---- */
@@ -674,11 +730,63 @@ chat_publish_failed(struct chat *c, uint64_t session_id, const char *cid)
 		}
 }
 
+bool
+chat_room_has_nick(const struct chat *c, const char *room, const char *nick)
+{
+	struct room *r = find_room((struct chat *)c, room);
+
+	if (!r)
+		return false;
+	for (struct session *h = nicks_holder(&c->nicks, nick); h;
+	     h = h->nick_next)
+		if (session_in_room(h, r))
+			return true;
+	return false;
+}
+
+void
+chat_remote_presence(struct chat *c, const char *room, const char *event,
+		     const char *nick, const char *old)
+{
+	struct room *r = find_room(c, room);
+
+	/* Large rooms get no presence, as for members here (join_room). */
+	if (!r || r->nmembers > CHAT_ROOM_LIST_MAX)
+		return;
+	/* After the messages that came before it. */
+	chat_flush(c);
+	json_presence(&c->out, room, event, nick, old);
+	broadcast_out(c, r, NULL);
+}
+
+void
+chat_remote_typing(struct chat *c, const char *room, const char *nick)
+{
+	struct room *r = find_room(c, room);
+
+	if (!r)
+		return;
+	json_typing(&c->out, room, nick);
+	broadcast_out(c, r, NULL);
+}
+
+void
+chat_cluster_reannounce(struct chat *c)
+{
+	for (struct session *s = c->sessions; s; s = s->next) {
+		if (s->closing)
+			continue;
+		cluster_session_started(c->cluster, s);
+		for (unsigned i = 0; i < s->nrooms; i++)
+			cluster_joined(c->cluster, s, s->rooms[i]->name);
+	}
+}
+
 static int
 handle_join(struct session *s, const struct request *req)
 {
 	if (!room_name_ok(s, req->room, req->cid) ||
-	    !join_allowed(s, req->room, req->cid))
+	    !join_allowed(s, req->room, req->cid, true))
 		return 0;
 	/* All or nothing: nothing above changed anything, and a nick that
 	 * is refused leaves the join undone. */
@@ -720,6 +828,8 @@ handle_typing(struct session *s, const struct request *req)
 		return;
 	json_typing(&s->chat->out, r->name, s->nick);
 	broadcast_out(s->chat, r, s);
+	if (s->chat->cluster)
+		cluster_typing(s->chat->cluster, s, r->name);
 }
 
 static int
@@ -793,6 +903,32 @@ answer(struct session *s, const struct request *req, const char *code,
 		send_error(s, "bad_request", "server out of memory", req->cid);
 }
 
+#define NICK_UNAVAILABLE "the chat cluster is unavailable; nick not changed"
+
+/*
+ * Cluster mode: whether req asks for a nick that Redis must grant first,
+ * one nobody here holds. Requests that fail on their own (a bad nick, a
+ * join that is not allowed) are answered as they are, nick untouched.
+ */
+static bool
+needs_claim(struct session *s, const struct request *req)
+{
+	struct chat *c = s->chat;
+	struct session *holder;
+
+	if (!c->cluster || s->claims || !req->nick ||
+	    (req->type != REQ_NICK && req->type != REQ_JOIN) ||
+	    !strcmp(req->nick, s->nick) ||
+	    !name_is_valid(req->nick, NAME_NICK_MAX))
+		return false;
+	if (req->type == REQ_JOIN &&
+	    (!req->room || !name_is_valid(req->room, NAME_ROOM_MAX) ||
+	     !join_allowed(s, req->room, NULL, false)))
+		return false;
+	holder = nicks_holder(&c->nicks, req->nick);
+	return !holder || holder == s;
+}
+
 /*
  * Keeps the request for chat_resume() and stops reading more, so that the
  * requests after it keep their order. One that cannot be kept is refused
@@ -837,10 +973,20 @@ chat_receive(struct session *s, const char *buf, size_t len)
 		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
 		return 0;
 	}
-	if (s->stalled || must_wait(s, &req, code))
+	if (s->stalled || s->claiming || must_wait(s, &req, code)) {
 		stall(s, buf, len, req.cid);
-	else
+	} else if (!code && needs_claim(s, &req)) {
+		/* Answered once Redis has decided (chat_nick_claimed); the
+		 * requests after it wait behind it. */
+		if (cluster_claim_nick(s->chat->cluster, s, req.nick)) {
+			send_error(s, "unavailable", NICK_UNAVAILABLE, req.cid);
+		} else {
+			s->claiming = true;
+			stall(s, buf, len, req.cid);
+		}
+	} else {
 		answer(s, &req, code, why);
+	}
 	request_fini(&req);
 	return 0;
 }
@@ -848,7 +994,7 @@ chat_receive(struct session *s, const char *buf, size_t len)
 void
 chat_resume(struct session *s)
 {
-	while (s->stalled && !s->closing) {
+	while (s->stalled && !s->closing && !s->claiming) {
 		struct stalled_request *r = s->stalled;
 		struct request req;
 		const char *why = NULL;
@@ -858,12 +1004,71 @@ chat_resume(struct session *s)
 			request_fini(&req);
 			return; /* still no room: wait for the next write */
 		}
-		answer(s, &req, code, why);
+		if (!code && needs_claim(s, &req)) {
+			if (!cluster_claim_nick(s->chat->cluster, s, req.nick)) {
+				s->claiming = true;
+				request_fini(&req);
+				return; /* it stays first, for the answer */
+			}
+			send_error(s, "unavailable", NICK_UNAVAILABLE, req.cid);
+		} else {
+			answer(s, &req, code, why);
+		}
 		request_fini(&req);
 		session_stall_pop(s);
 	}
-	if (!s->closing)
+	if (!s->closing && !s->claiming)
 		s->chat->transport.pause(s, false);
+}
+
+static struct session *
+session_by_id(struct chat *c, uint64_t id)
+{
+	for (struct session *s = c->sessions; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+bool
+chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
+		  int result)
+{
+	struct session *s = session_by_id(c, session_id);
+	struct stalled_request *head;
+	struct request req;
+	const char *why = NULL, *code;
+	struct session *holder;
+	bool kept = false;
+
+	if (!s || !s->claiming)
+		return false;
+	s->claiming = false;
+	if (s->closing)
+		return false;
+	head = s->stalled;
+	code = head ? request_parse(&req, head->data, head->len, &why) : NULL;
+	holder = nicks_holder(&c->nicks, nick);
+	if (result == 1 && holder && holder != s)
+		result = 0; /* taken here meanwhile (while Redis was away) */
+	if (result == 1) {
+		/* The request stays first: run again, it finds the nick
+		 * already s's and goes on (a join joins). */
+		kept = apply_nick(s, nick, head && !code ? req.cid : NULL);
+	} else {
+		if (result == 0)
+			send_error(s, "nick_taken", "that nick is in use",
+				   head && !code ? req.cid : NULL);
+		else
+			send_error(s, "unavailable", NICK_UNAVAILABLE,
+				   head && !code ? req.cid : NULL);
+		if (head)
+			session_stall_pop(s);
+	}
+	if (head)
+		request_fini(&req);
+	chat_resume(s);
+	return kept;
 }
 
 /* ---- connection lifecycle ---- */
@@ -932,6 +1137,8 @@ chat_connect(struct chat *c, struct session *s, void *conn,
 		return 0;
 	}
 	chat_flush(c);
+	if (c->cluster)
+		cluster_session_started(c->cluster, s);
 	room = start_room(s);
 	json_welcome(&c->out, s->nick, room);
 	send_out(s);
@@ -955,6 +1162,8 @@ chat_disconnect(struct session *s)
 	msgq_fini(&s->q);
 	while (s->nrooms)
 		leave_room(s, s->rooms[s->nrooms - 1], false);
+	if (c->cluster)
+		cluster_session_ended(c->cluster, s);
 	session_rooms_fini(s);
 	session_rx_reset(s);
 	session_stall_clear(s);

@@ -157,6 +157,27 @@ void chat_remote_message(struct chat *c, const struct chat_record *rec,
 void chat_publish_failed(struct chat *c, uint64_t session_id,
 			 const char *cid);
 
+/* Cluster mode: whether a member of room here goes by nick. */
+bool chat_room_has_nick(const struct chat *c, const char *room,
+			const char *nick);
+
+/* Cluster mode: presence (join, leave, nick) or typing of a member on
+ * another instance, for room's members here. */
+void chat_remote_presence(struct chat *c, const char *room, const char *event,
+			  const char *nick, const char *old);
+void chat_remote_typing(struct chat *c, const char *room, const char *nick);
+
+/*
+ * Cluster mode: the answer to session_id's nick claim (1 granted, 0 taken,
+ * -1 Redis failed). The waiting request is answered and the session's
+ * requests go on. Returns false when the session is gone.
+ */
+bool chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
+		       int result);
+
+/* Cluster mode: tells the cluster every session and room here again. */
+void chat_cluster_reannounce(struct chat *c);
+
 /* Stages close 1001 for every session (server shutdown). */
 void chat_shutdown(struct chat *c);
 

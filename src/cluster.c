@@ -20,18 +20,22 @@
  */
 #include "cluster.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
 #include "chat.h"
+#include "cluster_lua.h"
 #include "config.h"
 #include "dict.h"
 #include "json.h"
@@ -40,50 +44,12 @@
 #include "name.h"
 #include "record.h"
 #include "redis_link.h"
-
-/*
- * KEYS: the room's id counter, its stream, the set of rooms.
- * ARGV: room, floor, frame head, frame tail, stream length, channel.
- * Returns the id.
- */
-static const char publish_script[] =
-	"local id = redis.call('INCR', KEYS[1])\n"
-	"local floor = tonumber(ARGV[2])\n"
-	"local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
-	"if #top > 0 then\n"
-	"  local t = tonumber(string.match(top[1][1], '^(%d+)'))\n"
-	"  if t > floor then floor = t end\n"
-	"end\n"
-	"if id <= floor then\n"
-	"  id = floor + 1\n"
-	"  redis.call('SET', KEYS[1], id)\n"
-	"end\n"
-	"local frame = ARGV[3] .. string.format('%d', id) .. ARGV[4]\n"
-	"redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5],\n"
-	"           string.format('%d-1', id), 'f', frame)\n"
-	"redis.call('SADD', KEYS[3], ARGV[1])\n"
-	"redis.call('PUBLISH', ARGV[6], frame)\n"
-	"return id\n";
-
-/* KEYS: the room's id counter, the set of rooms. ARGV: room, last id.
- * Raises the counter to what this instance already delivered. */
-static const char seed_script[] =
-	"local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-	"if cur < tonumber(ARGV[2]) then\n"
-	"  redis.call('SET', KEYS[1], ARGV[2])\n"
-	"end\n"
-	"redis.call('SADD', KEYS[2], ARGV[1])\n"
-	"return cur\n";
-
-/* KEYS: the epoch key. ARGV: a fresh epoch. Returns the epoch in force:
- * a new one means this Redis has never seen chatd, or lost its data. */
-static const char epoch_script[] =
-	"redis.call('SET', KEYS[1], ARGV[1], 'NX')\n"
-	"return redis.call('GET', KEYS[1])\n";
+#include "room.h"
+#include "session.h"
 
 #define ROOMS_KEY CLUSTER_KEY_PREFIX "rooms"
 #define EPOCH_KEY CLUSTER_KEY_PREFIX "epoch"
-#define KEY_MAX (sizeof(CLUSTER_KEY_PREFIX) + NAME_ROOM_MAX + 8)
+#define KEY_MAX (sizeof(CLUSTER_KEY_PREFIX) + NAME_ROOM_MAX + 16)
 
 /* A live event kept while its room catches up. */
 struct held {
@@ -93,12 +59,22 @@ struct held {
 	char frame[];
 };
 
+/* A member of the room on another instance, as its events told. */
+struct rmember {
+	uint64_t sid;
+	bool stale; /* its instance is re-announcing its members */
+	char inst[CLUSTER_INSTANCE_MAX + 1];
+	char nick[NAME_NICK_MAX + 1];
+};
+
 struct cl_room {
 	struct cluster *cl;
 	uint64_t last;   /* highest id delivered here */
 	bool syncing;    /* a catch-up is under way; live events are held */
 	unsigned gen;    /* the cluster generation of that catch-up */
 	struct held *held, *held_tail;
+	struct rmember *rm; /* the members on other instances */
+	unsigned nrm, rm_cap;
 	char name[NAME_ROOM_MAX + 1];
 };
 
@@ -114,7 +90,9 @@ struct cluster {
 	unsigned syncs_left;   /* catch-ups before SYNCING becomes UP */
 	struct dict rooms;     /* name -> struct cl_room, owned */
 	char epoch[64];        /* the epoch Redis had when last seen */
-	char instance[128];    /* --instance-id, or host name and pid */
+	char instance[CLUSTER_INSTANCE_MAX + 1]; /* --instance-id, or
+						  * host name and pid */
+	ev_timer heartbeat;
 	struct cluster_stats stats;
 };
 
@@ -179,10 +157,13 @@ drop_held(struct cl_room *r)
 static void
 free_room(const char *name, void *value, void *ud)
 {
+	struct cl_room *r = value;
+
 	(void)name;
 	(void)ud;
-	drop_held(value);
-	free(value);
+	drop_held(r);
+	free(r->rm);
+	free(r);
 }
 
 /* ---- delivery ---- */
@@ -221,25 +202,20 @@ deliver_frame(struct cluster *cl, const char *frame, size_t len,
 	return 0;
 }
 
-/* The room and id of a message frame: both come first, as json.c writes
- * them, but it is parsed for real, not trusted to a layout. */
+/* The room and id of a message frame, parsed for real (not trusted to
+ * json.c's layout); -1 when o is not a message frame. */
 static int
-frame_room_id(const char *frame, size_t len, char *room, uint64_t *id)
+frame_room_id(json_t *o, char *room, uint64_t *id)
 {
-	json_error_t jerr;
-	json_t *o = json_loadb(frame, len, JSON_ALLOW_NUL, &jerr);
 	const char *name = json_string_value(json_object_get(o, "room"));
 	json_t *jid = json_object_get(o, "id");
-	int rc = -1;
 
-	if (name && name_is_valid(name, NAME_ROOM_MAX) &&
-	    json_is_integer(jid) && json_integer_value(jid) > 0) {
-		strcpy(room, name);
-		*id = (uint64_t)json_integer_value(jid);
-		rc = 0;
-	}
-	json_decref(o);
-	return rc;
+	if (!name || !name_is_valid(name, NAME_ROOM_MAX) ||
+	    !json_is_integer(jid) || json_integer_value(jid) <= 0)
+		return -1;
+	strcpy(room, name);
+	*id = (uint64_t)json_integer_value(jid);
+	return 0;
 }
 
 static void start_sync(struct cl_room *r);
@@ -286,6 +262,527 @@ offer(struct cl_room *r, const char *frame, size_t len, uint64_t id)
 	start_sync(r);
 }
 
+/* ---- the other instances' members ---- */
+
+static struct rmember *
+rm_find(struct cl_room *r, const char *inst, uint64_t sid)
+{
+	for (unsigned i = 0; i < r->nrm; i++)
+		if (r->rm[i].sid == sid && !strcmp(r->rm[i].inst, inst))
+			return &r->rm[i];
+	return NULL;
+}
+
+/* Whether anyone in r goes by nick: another instance's member, or one of
+ * this instance's (one person's tabs count once). */
+static bool
+nick_present(const struct cluster *cl, const struct cl_room *r,
+	     const char *nick)
+{
+	for (unsigned i = 0; i < r->nrm; i++)
+		if (!strcasecmp(r->rm[i].nick, nick))
+			return true;
+	return cl->chat && chat_room_has_nick(cl->chat, r->name, nick);
+}
+
+static void
+announce(struct cluster *cl, struct cl_room *r, const char *event,
+	 const char *nick, const char *old)
+{
+	if (cl->chat)
+		chat_remote_presence(cl->chat, r->name, event, nick, old);
+}
+
+static void
+rm_join(struct cluster *cl, struct cl_room *r, const char *inst, uint64_t sid,
+	const char *nick)
+{
+	struct rmember *m = rm_find(r, inst, sid);
+	bool present;
+
+	if (m) {
+		m->stale = false;
+		if (strcmp(m->nick, nick)) {
+			char old[NAME_NICK_MAX + 1];
+
+			strcpy(old, m->nick);
+			snprintf(m->nick, sizeof(m->nick), "%s", nick);
+			announce(cl, r, "nick", m->nick, old);
+		}
+		return;
+	}
+	if (r->nrm == r->rm_cap) {
+		unsigned cap = r->rm_cap ? r->rm_cap * 2 : 8;
+		struct rmember *v = realloc(r->rm, cap * sizeof(*v));
+
+		if (!v) {
+			log_warn("redis: out of memory for a member of room %s",
+				 r->name);
+			return;
+		}
+		r->rm = v;
+		r->rm_cap = cap;
+	}
+	present = nick_present(cl, r, nick);
+	m = &r->rm[r->nrm++];
+	*m = (struct rmember){ .sid = sid };
+	snprintf(m->inst, sizeof(m->inst), "%s", inst);
+	snprintf(m->nick, sizeof(m->nick), "%s", nick);
+	if (!present)
+		announce(cl, r, "join", m->nick, NULL);
+}
+
+/* Removes r->rm[i], keeping join order; leave presence when its nick is
+ * not in the room any more. */
+static void
+rm_remove_at(struct cluster *cl, struct cl_room *r, unsigned i)
+{
+	char nick[NAME_NICK_MAX + 1];
+
+	strcpy(nick, r->rm[i].nick);
+	memmove(&r->rm[i], &r->rm[i + 1], (r->nrm - i - 1) * sizeof(*r->rm));
+	r->nrm--;
+	if (!nick_present(cl, r, nick))
+		announce(cl, r, "leave", nick, NULL);
+}
+
+static void
+rm_leave(struct cluster *cl, struct cl_room *r, const char *inst,
+	 uint64_t sid)
+{
+	struct rmember *m = rm_find(r, inst, sid);
+
+	if (m)
+		rm_remove_at(cl, r, (unsigned)(m - r->rm));
+}
+
+/* Every member of inst in every room: only the stale ones, or all. */
+struct inst_walk {
+	struct cluster *cl;
+	const char *inst;
+	bool stale_only;
+	bool mark; /* mark stale instead of removing */
+};
+
+static void
+walk_inst(const char *name, void *value, void *ud)
+{
+	struct inst_walk *w = ud;
+	struct cl_room *r = value;
+
+	(void)name;
+	for (unsigned i = r->nrm; i-- > 0;) {
+		if (strcmp(r->rm[i].inst, w->inst))
+			continue;
+		if (w->mark)
+			r->rm[i].stale = true;
+		else if (!w->stale_only || r->rm[i].stale)
+			rm_remove_at(w->cl, r, i);
+	}
+}
+
+static void
+each_of_inst(struct cluster *cl, const char *inst, bool stale_only, bool mark)
+{
+	struct inst_walk w = { cl, inst, stale_only, mark };
+
+	dict_foreach(&cl->rooms, walk_inst, &w);
+}
+
+static void reannounce(struct cluster *cl);
+
+/* An event of another instance's presence (or of this one's, ignored:
+ * it was shown here when it happened). */
+static void
+on_presence_event(struct cluster *cl, json_t *o)
+{
+	const char *x = json_string_value(json_object_get(o, "x"));
+	const char *inst = json_string_value(json_object_get(o, "inst"));
+	const char *sid_s = json_string_value(json_object_get(o, "sid"));
+	const char *room = json_string_value(json_object_get(o, "room"));
+	const char *nick = json_string_value(json_object_get(o, "nick"));
+	uint64_t sid = sid_s ? strtoull(sid_s, NULL, 10) : 0;
+	struct cl_room *r;
+
+	if (!x || !inst)
+		return;
+	if (!strcmp(x, "gone")) {
+		/* Purged as dead while alive (a long partition): say again
+		 * who is here. */
+		if (!strcmp(inst, cl->instance))
+			reannounce(cl);
+		else
+			each_of_inst(cl, inst, false, false);
+		return;
+	}
+	if (!strcmp(inst, cl->instance))
+		return;
+	if (!strcmp(x, "reset")) {
+		each_of_inst(cl, inst, false, true);
+	} else if (!strcmp(x, "synced")) {
+		each_of_inst(cl, inst, true, false);
+	} else if (!strcmp(x, "typing")) {
+		if (cl->chat && room && nick && name_is_valid(room, NAME_ROOM_MAX))
+			chat_remote_typing(cl->chat, room, nick);
+	} else if (!strcmp(x, "nick")) {
+		json_t *rooms = json_object_get(o, "rooms");
+		size_t i;
+		json_t *v;
+
+		if (!nick || !json_is_array(rooms))
+			return; /* cjson writes no rooms as {} */
+		json_array_foreach(rooms, i, v) {
+			const char *name = json_string_value(v);
+
+			r = name ? dict_get(&cl->rooms, name) : NULL;
+			if (r && rm_find(r, inst, sid))
+				rm_join(cl, r, inst, sid, nick);
+		}
+	} else if (room && name_is_valid(room, NAME_ROOM_MAX) && sid_s) {
+		if (!strcmp(x, "join") && nick &&
+		    name_is_valid(nick, NAME_NICK_MAX)) {
+			r = get_room(cl, room);
+			if (r)
+				rm_join(cl, r, inst, sid, nick);
+		} else if (!strcmp(x, "leave")) {
+			r = dict_get(&cl->rooms, room);
+			if (r)
+				rm_leave(cl, r, inst, sid);
+		}
+	}
+}
+
+/* A catch-up's view of r's members: what the events missed is put right,
+ * with presence for the difference. */
+static void
+on_members(struct redis_link *l, redisReply *reply, void *priv)
+{
+	struct cl_room *r = priv;
+	struct cluster *cl = r->cl;
+
+	(void)l;
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || r->gen != cl->gen)
+		return;
+	for (unsigned i = 0; i < r->nrm; i++)
+		r->rm[i].stale = true;
+	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+		redisReply *k = reply->element[i], *v = reply->element[i + 1];
+		char inst[CLUSTER_INSTANCE_MAX + 1];
+		const char *us;
+		size_t n;
+
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			continue;
+		us = memchr(k->str, '\x1f', k->len);
+		n = us ? (size_t)(us - k->str) : 0;
+		if (!n || n > CLUSTER_INSTANCE_MAX ||
+		    !name_is_valid(v->str, NAME_NICK_MAX))
+			continue;
+		memcpy(inst, k->str, n);
+		inst[n] = 0;
+		if (strcmp(inst, cl->instance))
+			rm_join(cl, r, inst, strtoull(us + 1, NULL, 10), v->str);
+	}
+	for (unsigned i = r->nrm; i-- > 0;)
+		if (r->rm[i].stale)
+			rm_remove_at(cl, r, i);
+}
+
+int
+cluster_foreach_member(const struct cluster *cl, const char *room,
+		       void (*fn)(const char *nick, void *ud), void *ud)
+{
+	const struct cl_room *r = dict_get(&cl->rooms, room);
+	int n = 0;
+
+	if (!r)
+		return 0;
+	for (unsigned i = 0; i < r->nrm; i++) {
+		bool seen = cl->chat &&
+			    chat_room_has_nick(cl->chat, room, r->rm[i].nick);
+
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = !strcasecmp(r->rm[j].nick, r->rm[i].nick);
+		if (seen)
+			continue;
+		if (fn)
+			fn(r->rm[i].nick, ud);
+		n++;
+	}
+	return n;
+}
+
+/* ---- this instance's presence, told to the others ---- */
+
+/* Scripts may run while catching up, before messages are taken again. */
+static bool
+can_send(const struct cluster *cl)
+{
+	return cl->state != CLUSTER_DOWN && redis_link_is_up(cl->cmd);
+}
+
+#define SCRIPT_ARGS_MAX (8 + SESSION_MAX_ROOMS)
+
+static void
+on_script(struct redis_link *l, redisReply *reply, void *priv)
+{
+	(void)l;
+	(void)priv;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_warn("redis: a script failed: %s", reply->str);
+}
+
+/* EVAL of one of cluster_lua's scripts: ARGV is the prefix, the channel,
+ * then args. */
+static int
+run_script(struct cluster *cl, const char *script, redis_link_reply_fn cb,
+	   void *priv, int argc, const char **args)
+{
+	const char *argv[5 + SCRIPT_ARGS_MAX] = {
+		"EVAL", script, "0", CLUSTER_KEY_PREFIX, CLUSTER_CHANNEL,
+	};
+
+	if (argc > SCRIPT_ARGS_MAX)
+		return -1;
+	memcpy(argv + 5, args, (size_t)argc * sizeof(*args));
+	return redis_link_command(cl->cmd, false, cb ? cb : on_script, priv,
+				  5 + argc, argv, NULL);
+}
+
+/* A session's names for the scripts: its id, its nick folded, who owns
+ * the nick (the session, or a token's sub, whose tabs share it). */
+struct who {
+	char sid[24];
+	char fold[NAME_NICK_MAX + 1];
+	char owner[CLUSTER_INSTANCE_MAX + 32];
+	const char *token;
+};
+
+static void
+who_is(const struct cluster *cl, const struct session *s, const char *nick,
+       struct who *w)
+{
+	size_t i;
+
+	snprintf(w->sid, sizeof(w->sid), "%" PRIu64, s->id);
+	for (i = 0; nick[i] && i < NAME_NICK_MAX; i++)
+		w->fold[i] = (char)tolower((unsigned char)nick[i]);
+	w->fold[i] = 0;
+	if (s->claims)
+		snprintf(w->owner, sizeof(w->owner), "\x1e%s", nick);
+	else
+		snprintf(w->owner, sizeof(w->owner), "%s:%s", cl->instance,
+			 w->sid);
+	w->token = s->claims ? "1" : "0";
+}
+
+static void
+on_registered(struct redis_link *l, redisReply *reply, void *priv)
+{
+	char *nick = priv;
+
+	(void)l;
+	if (reply && reply->type == REDIS_REPLY_INTEGER && !reply->integer)
+		log_warn("redis: nick %s is also held on another instance",
+			 nick);
+	else if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_warn("redis: a script failed: %s", reply->str);
+	free(nick);
+}
+
+void
+cluster_session_started(struct cluster *cl, const struct session *s)
+{
+	struct who w;
+	char *nick;
+
+	if (!can_send(cl))
+		return;
+	who_is(cl, s, s->nick, &w);
+	nick = strdup(s->nick);
+	if (!nick)
+		return;
+	const char *args[] = { cl->instance, w.sid, w.fold, w.owner, w.token };
+	if (run_script(cl, cluster_lua_register, on_registered, nick, 5, args))
+		free(nick);
+}
+
+static void
+room_script(struct cluster *cl, const char *script, const struct session *s,
+	    const char *room)
+{
+	char sid[24];
+
+	if (!can_send(cl))
+		return;
+	snprintf(sid, sizeof(sid), "%" PRIu64, s->id);
+	const char *args[] = { cl->instance, sid, room, s->nick };
+	run_script(cl, script, NULL, NULL, 4, args);
+}
+
+void
+cluster_joined(struct cluster *cl, const struct session *s, const char *room)
+{
+	room_script(cl, cluster_lua_join, s, room);
+}
+
+void
+cluster_left(struct cluster *cl, const struct session *s, const char *room)
+{
+	room_script(cl, cluster_lua_leave, s, room);
+}
+
+/* Frees nick's claim of session sid (gone, or never told its nick). */
+static void
+release(struct cluster *cl, const struct session *s, const char *nick)
+{
+	struct who w;
+
+	if (!can_send(cl))
+		return;
+	who_is(cl, s, nick, &w);
+	const char *args[] = { cl->instance, w.sid, w.fold, w.owner, w.token };
+	run_script(cl, cluster_lua_bye, NULL, NULL, 5, args);
+}
+
+void
+cluster_session_ended(struct cluster *cl, const struct session *s)
+{
+	release(cl, s, s->nick);
+}
+
+void
+cluster_typing(struct cluster *cl, const struct session *s, const char *room)
+{
+	json_t *o;
+	char *text;
+
+	if (!can_send(cl))
+		return;
+	o = json_pack("{s:s, s:s, s:s, s:s}", "x", "typing", "inst",
+		      cl->instance, "room", room, "nick", s->nick);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text) {
+		const char *argv[] = { "PUBLISH", CLUSTER_CHANNEL, text };
+
+		redis_link_command(cl->cmd, false, on_script, NULL, 3, argv,
+				   NULL);
+	}
+	free(text);
+	json_decref(o);
+}
+
+/* What a nick claim's reply needs: whose, which nick, and a session
+ * stand-in for releasing it if the session has gone meanwhile. */
+struct claim_ctx {
+	struct cluster *cl;
+	uint64_t session_id;
+	bool token;
+	char nick[NAME_NICK_MAX + 1];
+};
+
+static void
+on_claimed(struct redis_link *l, redisReply *reply, void *priv)
+{
+	struct claim_ctx *c = priv;
+	struct cluster *cl = c->cl;
+	int result = !reply || reply->type != REDIS_REPLY_INTEGER
+			     ? -1
+			     : reply->integer ? 1 : 0;
+
+	(void)l;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_warn("redis: nick claim failed: %s", reply->str);
+	if (!cl->chat || !chat_nick_claimed(cl->chat, c->session_id, c->nick,
+					    result)) {
+		/* Nobody took the nick after all: let it go again. */
+		if (result == 1) {
+			struct session gone = { .id = c->session_id };
+
+			release(cl, &gone, c->nick);
+		}
+	}
+	free(c);
+}
+
+int
+cluster_claim_nick(struct cluster *cl, const struct session *s,
+		   const char *nick)
+{
+	const char *args[8 + SESSION_MAX_ROOMS];
+	struct who w, old;
+	struct claim_ctx *c;
+	int n = 0;
+
+	if (cl->state != CLUSTER_UP || s->claims)
+		return -1;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -1;
+	*c = (struct claim_ctx){ .cl = cl, .session_id = s->id };
+	snprintf(c->nick, sizeof(c->nick), "%s", nick);
+	who_is(cl, s, nick, &w);
+	who_is(cl, s, s->nick, &old);
+	args[n++] = cl->instance;
+	args[n++] = w.sid;
+	args[n++] = w.fold;
+	args[n++] = w.owner;
+	args[n++] = w.token;
+	args[n++] = old.fold;
+	args[n++] = c->nick;
+	args[n++] = s->nick;
+	for (unsigned i = 0; i < s->nrooms && n < 8 + SESSION_MAX_ROOMS; i++)
+		args[n++] = s->rooms[i]->name;
+	if (run_script(cl, cluster_lua_rename, on_claimed, c, n, args)) {
+		free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* This instance's members, afresh: the others mark what they knew of it
+ * stale, learn it again, and drop what was not said again. */
+static void
+reannounce(struct cluster *cl)
+{
+	const char *inst[] = { cl->instance };
+	json_t *o;
+	char *text;
+
+	if (!can_send(cl))
+		return;
+	run_script(cl, cluster_lua_reset, NULL, NULL, 1, inst);
+	if (cl->chat)
+		chat_cluster_reannounce(cl->chat);
+	o = json_pack("{s:s, s:s}", "x", "synced", "inst", cl->instance);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text) {
+		const char *argv[] = { "PUBLISH", CLUSTER_CHANNEL, text };
+
+		redis_link_command(cl->cmd, false, on_script, NULL, 3, argv,
+				   NULL);
+	}
+	free(text);
+	json_decref(o);
+}
+
+static void
+on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cluster *cl = w->data;
+	char dead[16], pause[16];
+	const char *args[] = { cl->instance, dead, pause };
+
+	(void)loop;
+	(void)revents;
+	if (!can_send(cl))
+		return;
+	snprintf(dead, sizeof(dead), "%d", CLUSTER_DEAD_MS);
+	snprintf(pause, sizeof(pause), "%d", CLUSTER_PAUSE_MS);
+	run_script(cl, cluster_lua_heartbeat, NULL, NULL, 3, args);
+}
+
 static void
 on_event(struct redis_link *l, redisReply *reply, void *priv)
 {
@@ -293,6 +790,8 @@ on_event(struct redis_link *l, redisReply *reply, void *priv)
 	char room[NAME_ROOM_MAX + 1];
 	redisReply *kind, *payload;
 	struct cl_room *r;
+	json_error_t jerr;
+	json_t *o;
 	uint64_t id;
 
 	(void)l;
@@ -311,17 +810,18 @@ on_event(struct redis_link *l, redisReply *reply, void *priv)
 	}
 	if (strcmp(kind->str, "message") || payload->type != REDIS_REPLY_STRING)
 		return;
-	if (frame_room_id(payload->str, payload->len, room, &id)) {
+	o = json_loadb(payload->str, payload->len, JSON_ALLOW_NUL, &jerr);
+	if (json_object_get(o, "x")) {
+		on_presence_event(cl, o);
+	} else if (frame_room_id(o, room, &id)) {
 		log_warn("redis: a malformed message on %s; skipped",
 			 CLUSTER_CHANNEL);
-		return;
-	}
-	r = get_room(cl, room);
-	if (!r) {
+	} else if (!(r = get_room(cl, room))) {
 		log_warn("redis: out of memory for room %s", room);
-		return;
+	} else {
+		offer(r, payload->str, payload->len, id);
 	}
-	offer(r, payload->str, payload->len, id);
+	json_decref(o);
 }
 
 /* ---- catch-up ---- */
@@ -428,6 +928,17 @@ start_sync(struct cl_room *r)
 	fetch(r);
 }
 
+/* Who is in r on the other instances, for on_members. */
+static void
+fetch_members(struct cl_room *r)
+{
+	char key[KEY_MAX];
+	const char *argv[] = { "HGETALL", key };
+
+	room_key(key, r->name, "members");
+	redis_link_command(r->cl->cmd, false, on_members, r, 2, argv, NULL);
+}
+
 static void
 on_rooms(struct redis_link *l, redisReply *reply, void *priv)
 {
@@ -445,8 +956,10 @@ on_rooms(struct redis_link *l, redisReply *reply, void *priv)
 			    !name_is_valid(e->str, NAME_ROOM_MAX))
 				continue;
 			r = get_room(cl, e->str);
-			if (r)
-				start_sync(r);
+			if (!r)
+				continue;
+			start_sync(r);
+			fetch_members(r);
 		}
 	sync_done(cl); /* the guard taken in maybe_sync */
 }
@@ -486,7 +999,7 @@ seed_room(const char *name, void *value, void *ud)
 	struct seed_walk *w = ud;
 	struct cl_room *r = value;
 	char key[KEY_MAX], last[32];
-	const char *argv[] = { "EVAL", seed_script, "2", key, ROOMS_KEY, name,
+	const char *argv[] = { "EVAL", cluster_lua_seed, "2", key, ROOMS_KEY, name,
 			       last };
 
 	if (!r->last || w->rc)
@@ -515,7 +1028,7 @@ static void
 maybe_sync(struct cluster *cl)
 {
 	char fresh[64];
-	const char *epoch[] = { "EVAL", epoch_script, "1", EPOCH_KEY, fresh };
+	const char *epoch[] = { "EVAL", cluster_lua_epoch, "1", EPOCH_KEY, fresh };
 	const char *rooms[] = { "SMEMBERS", ROOMS_KEY };
 	struct seed_walk w = { cl, 0 };
 
@@ -529,8 +1042,15 @@ maybe_sync(struct cluster *cl)
 	if (redis_link_command(cl->cmd, false, on_epoch, cl, 5, epoch, NULL))
 		w.rc = -1;
 	dict_foreach(&cl->rooms, seed_room, &w);
-	if (!w.rc)
+	if (!w.rc) {
+		/* Alive before anything of it is in Redis, so that if it
+		 * dies now, it is purged; then who is here (this instance
+		 * may have been purged while away), and the rooms caught
+		 * up. */
+		on_heartbeat(cl->loop, &cl->heartbeat, 0);
+		reannounce(cl);
 		dict_foreach(&cl->rooms, fetch_waiting, NULL);
+	}
 	if (!w.rc &&
 	    redis_link_command(cl->cmd, false, on_rooms, cl, 2, rooms, NULL))
 		w.rc = -1;
@@ -636,12 +1156,18 @@ cluster_new(struct ev_loop *loop, const struct config *cfg,
 	} else {
 		char host[64] = "";
 
-		gethostname(host, sizeof(host) - 1);
-		snprintf(cl->instance, sizeof(cl->instance), "%s-%d",
+		/* A host name is letters, digits, dots and dashes: a valid
+		 * instance name once cut to fit beside the pid. */
+		gethostname(host, 48);
+		snprintf(cl->instance, sizeof(cl->instance), "%.48s-%d",
 			 host[0] ? host : "chatd", (int)getpid());
 	}
 	log_info("cluster mode: Redis at %s:%u, instance %s", cfg->redis.host,
 		 cfg->redis.port, cl->instance);
+	ev_timer_init(&cl->heartbeat, on_heartbeat,
+		      CLUSTER_HEARTBEAT_MS / 1000.0,
+		      CLUSTER_HEARTBEAT_MS / 1000.0);
+	cl->heartbeat.data = cl;
 	return cl;
 }
 
@@ -650,6 +1176,7 @@ cluster_free(struct cluster *cl)
 {
 	if (!cl)
 		return;
+	ev_timer_stop(cl->loop, &cl->heartbeat);
 	cl->chat = NULL;
 	cl->state = CLUSTER_DOWN;
 	cl->gen++;
@@ -671,6 +1198,7 @@ cluster_attach(struct cluster *cl, struct chat *chat)
 	if (chat) {
 		redis_link_start(cl->cmd);
 		redis_link_start(cl->sub);
+		ev_timer_start(cl->loop, &cl->heartbeat);
 	}
 }
 
@@ -710,7 +1238,7 @@ cluster_publish(struct cluster *cl, uint64_t session_id, const char *room,
 	struct cl_room *r;
 	struct publish_ctx *p;
 	char id_key[KEY_MAX], log_key[KEY_MAX], floor[32], maxlen[32];
-	const char *argv[] = { "EVAL", publish_script, "3", id_key, log_key,
+	const char *argv[] = { "EVAL", cluster_lua_publish, "3", id_key, log_key,
 			       ROOMS_KEY, room, floor, head, tail, maxlen,
 			       CLUSTER_CHANNEL };
 	size_t lens[12];

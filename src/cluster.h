@@ -29,10 +29,21 @@ struct config;
 struct ev_loop;
 struct history;
 struct cluster;
+struct session;
 
 /* Keys and channel, shared by every instance of one chat. */
 #define CLUSTER_KEY_PREFIX "chatd:"
 #define CLUSTER_CHANNEL CLUSTER_KEY_PREFIX "messages"
+/* --instance-id: 1 to this many of [A-Za-z0-9_.-]. */
+#define CLUSTER_INSTANCE_MAX 64
+/* Each instance records itself alive this often; one silent for
+ * CLUSTER_DEAD_MS is purged (its members leave, its nicks are freed) by
+ * whichever instance notices first. A heartbeat that comes more than
+ * CLUSTER_PAUSE_MS after the last look for the dead judges nobody: Redis
+ * (or everyone) was held up, not one instance. */
+#define CLUSTER_HEARTBEAT_MS 2000
+#define CLUSTER_DEAD_MS 10000
+#define CLUSTER_PAUSE_MS 5000
 /* A catch-up reads a room's stream this many entries at a time. */
 #define CLUSTER_SYNC_BATCH 500
 
@@ -76,6 +87,37 @@ enum cluster_state cluster_state(const struct cluster *cl);
 int cluster_publish(struct cluster *cl, uint64_t session_id, const char *room,
 		    const char *head, size_t head_len, const char *tail,
 		    size_t tail_len, const char *cid);
+
+/*
+ * This instance's presence, told to the others through Redis (each a
+ * script that updates the shared members and nicks and publishes the
+ * event): a session's nick registered, a room joined or left, the session
+ * gone, a typing notice. While the cluster is down they are not sent; the
+ * catch-up that follows announces every session afresh.
+ */
+void cluster_session_started(struct cluster *cl, const struct session *s);
+void cluster_joined(struct cluster *cl, const struct session *s,
+		    const char *room);
+void cluster_left(struct cluster *cl, const struct session *s,
+		  const char *room);
+void cluster_session_ended(struct cluster *cl, const struct session *s);
+void cluster_typing(struct cluster *cl, const struct session *s,
+		    const char *room);
+
+/*
+ * Claims nick for s across the cluster (and frees its old one) in one
+ * step, so two instances racing for a nick never both get it. 0: the
+ * answer comes through chat_nick_claimed; -1 when the cluster is not up.
+ */
+int cluster_claim_nick(struct cluster *cl, const struct session *s,
+		       const char *nick);
+
+/*
+ * Calls fn (may be NULL) for each nick in room on other instances that no
+ * member here has, once per nick; returns how many.
+ */
+int cluster_foreach_member(const struct cluster *cl, const char *room,
+			   void (*fn)(const char *nick, void *ud), void *ud);
 
 const struct cluster_stats *cluster_stats(const struct cluster *cl);
 /* Command round trips (replies on the command connection), and

@@ -3,6 +3,7 @@
  * variable; a value is checked the same way wherever it came from.
  */
 #include "config.h"
+#include "name.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@ enum opt_kind {
 	OPT_ORIGINS,
 	OPT_HOSTPORT,
 	OPT_REDIS,
+	OPT_NAME, /* 1 to 64 of [A-Za-z0-9_.-] */
 };
 
 struct option_spec {
@@ -102,7 +104,7 @@ static const struct option_spec options[] = {
 	{ "--redis", "CHAT_REDIS", OPT_REDIS, FIELD(redis), 0, 0,
 	  "redis://[:password@]host[:port][/db]: cluster mode, one chat "
 	  "across every chatd on that Redis (default: none, one node)" },
-	{ "--instance-id", "CHAT_INSTANCE_ID", OPT_STRING, FIELD(instance_id),
+	{ "--instance-id", "CHAT_INSTANCE_ID", OPT_NAME, FIELD(instance_id),
 	  0, 0, "this instance's name in a cluster (default: host name and "
 	  "pid)" },
 };
@@ -269,6 +271,17 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 	case OPT_ORIGINS:
 		return add_origins(cfg, value, source == o->flag, source, err,
 				   errlen);
+	case OPT_NAME:
+		if (!name_is_valid(value, 64)) {
+			snprintf(err, errlen,
+				 "%s: '%s' is not 1 to 64 of A-Z a-z 0-9 _ . -",
+				 source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)));
+			return -1;
+		}
+		*(const char **)field = value;
+		return 0;
 	case OPT_STRING:
 		if (!*value) {
 			snprintf(err, errlen, "%s: empty value", source);

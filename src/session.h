@@ -59,6 +59,9 @@ struct session {
 	 * during a flush, and whether the last read delivered a frame. */
 	bool had_input, got_frames, read_something;
 	bool dropping; /* reading a too-big frame to its end, then 1009 */
+	/* Cluster mode: a nick claim is out; the request that asked for it
+	 * waits at the head of the stalled ones (chat_nick_claimed). */
+	bool claiming;
 	bool closing; /* a close was staged: send it nothing more */
 	bool close_started; /* the transport is sending the close frame */
 	uint16_t close_code;
