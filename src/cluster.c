@@ -168,13 +168,15 @@ free_room(const char *name, void *value, void *ud)
 
 /* ---- delivery ---- */
 
-/* A message frame as it came from Redis, parsed for the replica. */
+/* A message frame as it came from Redis, for the replica and the room's
+ * members here; parsed is its JSON when the caller has it already. */
 static int
 deliver_frame(struct cluster *cl, const char *frame, size_t len,
-	      struct cl_room *r, uint64_t id)
+	      struct cl_room *r, uint64_t id, json_t *parsed)
 {
 	json_error_t jerr;
-	json_t *o = json_loadb(frame, len, JSON_ALLOW_NUL, &jerr);
+	json_t *o = parsed ? json_incref(parsed)
+			   : json_loadb(frame, len, JSON_ALLOW_NUL, &jerr);
 	json_t *text = json_object_get(o, "text");
 	json_t *cid = json_object_get(o, "cid");
 	struct chat_record rec = {
@@ -243,7 +245,8 @@ hold(struct cl_room *r, const char *frame, size_t len, uint64_t id)
 /* A message for r, from the channel or a held one: delivered, skipped as
  * already delivered, or (a gap) kept while r catches up. */
 static void
-offer(struct cl_room *r, const char *frame, size_t len, uint64_t id)
+offer(struct cl_room *r, const char *frame, size_t len, uint64_t id,
+      json_t *parsed)
 {
 	if (r->syncing) {
 		if (hold(r, frame, len, id))
@@ -255,7 +258,7 @@ offer(struct cl_room *r, const char *frame, size_t len, uint64_t id)
 	if (id <= r->last)
 		return;
 	if (id == r->last + 1) {
-		deliver_frame(r->cl, frame, len, r, id);
+		deliver_frame(r->cl, frame, len, r, id, parsed);
 		return;
 	}
 	hold(r, frame, len, id);
@@ -494,22 +497,30 @@ cluster_foreach_member(const struct cluster *cl, const char *room,
 		       void (*fn)(const char *nick, void *ud), void *ud)
 {
 	const struct cl_room *r = dict_get(&cl->rooms, room);
+	/* Nicks already counted, for rooms too big to compare pairwise. */
+	struct dict seen_set;
+	bool big = r && r->nrm > 32;
 	int n = 0;
 
 	if (!r)
 		return 0;
+	dict_init(&seen_set, true);
 	for (unsigned i = 0; i < r->nrm; i++) {
-		bool seen = cl->chat &&
-			    chat_room_has_nick(cl->chat, room, r->rm[i].nick);
+		const char *nick = r->rm[i].nick;
+		bool seen = cl->chat && chat_room_has_nick(cl->chat, room, nick);
 
-		for (unsigned j = 0; j < i && !seen; j++)
-			seen = !strcasecmp(r->rm[j].nick, r->rm[i].nick);
+		if (big)
+			seen = seen || dict_get(&seen_set, nick) ||
+			       dict_set(&seen_set, nick, (void *)r);
+		for (unsigned j = 0; !big && j < i && !seen; j++)
+			seen = !strcasecmp(r->rm[j].nick, nick);
 		if (seen)
 			continue;
 		if (fn)
-			fn(r->rm[i].nick, ud);
+			fn(nick, ud);
 		n++;
 	}
+	dict_fini(&seen_set);
 	return n;
 }
 
@@ -819,7 +830,7 @@ on_event(struct redis_link *l, redisReply *reply, void *priv)
 	} else if (!(r = get_room(cl, room))) {
 		log_warn("redis: out of memory for room %s", room);
 	} else {
-		offer(r, payload->str, payload->len, id);
+		offer(r, payload->str, payload->len, id, o);
 	}
 	json_decref(o);
 }
@@ -851,7 +862,7 @@ finish_sync(struct cl_room *r)
 
 		/* offer() may start another catch-up (a gap the stream did
 		 * not fill yet): the rest is then held again, in order. */
-		offer(r, h->frame, h->len, h->id);
+		offer(r, h->frame, h->len, h->id, NULL);
 		free(h);
 		h = next;
 	}
@@ -888,7 +899,7 @@ on_fetched(struct redis_link *l, redisReply *reply, void *priv)
 		    fields->element[1]->type != REDIS_REPLY_STRING || id <= r->last)
 			continue;
 		deliver_frame(cl, fields->element[1]->str,
-			      fields->element[1]->len, r, id);
+			      fields->element[1]->len, r, id, NULL);
 	}
 	if (n == CLUSTER_SYNC_BATCH) {
 		fetch(r);
