@@ -1219,6 +1219,21 @@ cluster_state(const struct cluster *cl)
 	return cl->state;
 }
 
+void
+cluster_stop(struct cluster *cl, struct ev_loop *loop, int timeout_ms)
+{
+	const char *inst[] = { cl->instance };
+	uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	ev_timer_stop(loop, &cl->heartbeat);
+	if (!can_send(cl) ||
+	    run_script(cl, cluster_lua_purge, NULL, NULL, 1, inst))
+		return;
+	/* The watchdog (100 ms) bounds each wait. */
+	while (redis_link_pending(cl->cmd) && mono_ns() < end)
+		ev_run(loop, EVRUN_ONCE);
+}
+
 /* ---- publishing ---- */
 
 static void

@@ -119,6 +119,14 @@ int cluster_claim_nick(struct cluster *cl, const struct session *s,
 int cluster_foreach_member(const struct cluster *cl, const char *room,
 			   void (*fn)(const char *nick, void *ud), void *ud);
 
+/*
+ * A clean stop, after the sessions have closed: tells the others that this
+ * instance is leaving (what is left of its members leave, its nicks are
+ * freed) and runs loop until Redis has answered everything sent, or for
+ * timeout_ms at most.
+ */
+void cluster_stop(struct cluster *cl, struct ev_loop *loop, int timeout_ms);
+
 const struct cluster_stats *cluster_stats(const struct cluster *cl);
 /* Command round trips (replies on the command connection), and
  * reconnections of either connection. */

@@ -153,6 +153,11 @@ const char cluster_lua_heartbeat[] =
 	"for _, d in ipairs(gone) do purge(d) end\n"
 	"return #gone\n";
 
+const char cluster_lua_purge[] =
+	PRELUDE
+	"purge(ARGV[3])\n"
+	"return 1\n";
+
 const char cluster_lua_reset[] =
 	PRELUDE
 	"local inst = ARGV[3]\n"

@@ -46,6 +46,8 @@ extern const char cluster_lua_bye[];
 /* ARGV: prefix, channel, inst, dead after ms, pause ms. Records this
  * instance alive and purges those silent for longer; returns how many. */
 extern const char cluster_lua_heartbeat[];
+/* ARGV: prefix, channel, inst. Purges inst now (a clean stop). */
+extern const char cluster_lua_purge[];
 /* ARGV: prefix, channel, inst. Forgets what Redis holds of inst without
  * an event per member (its nicks freed, its members gone), and publishes
  * "reset": inst is about to announce its members afresh, then "synced". */

@@ -394,6 +394,12 @@ redis_link_command(struct redis_link *l, bool subscribe,
 	return send_argv(l, subscribe, cb, priv, argc, argv, argvlen);
 }
 
+unsigned
+redis_link_pending(const struct redis_link *l)
+{
+	return l->state == LINK_UP ? l->outstanding : 0;
+}
+
 void
 redis_link_reset(struct redis_link *l, const char *why)
 {

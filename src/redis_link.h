@@ -71,6 +71,9 @@ int redis_link_command(struct redis_link *l, bool subscribe,
 		       redis_link_reply_fn cb, void *priv, int argc,
 		       const char **argv, const size_t *argvlen);
 
+/* Commands sent and not answered yet. */
+unsigned redis_link_pending(const struct redis_link *l);
+
 /* Drops the connection (as if it failed) and reconnects after backoff. */
 void redis_link_reset(struct redis_link *l, const char *why);
 

@@ -31,6 +31,9 @@
 
 /* Sessions get this long to take their 1001 close before the context goes. */
 #define SHUTDOWN_GRACE_US (3 * LWS_US_PER_SEC)
+/* Then, in cluster mode, at most this for Redis to take the leaving
+ * (cluster_stop): within the 5 s a stop promises. */
+#define CLUSTER_STOP_MS 1000
 /*
  * lws runs its timers (timeouts, the keepalive tick, the listener's
  * back-off) from libev callbacks it arms after handling a socket, so a
@@ -279,6 +282,8 @@ service_until_stopped(struct lws_context *context, struct ev_loop *loop,
 			break;
 	}
 	ev_prepare_stop(loop, &end_of_turn);
+	if (chat->cluster)
+		cluster_stop(chat->cluster, loop, CLUSTER_STOP_MS);
 	log_info("served %llu messages; closed %llu slow consumers, "
 		 "%llu silent sessions; refused %llu handshakes over the "
 		 "connection limits",
