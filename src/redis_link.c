@@ -1,6 +1,6 @@
 /*
  * A self-healing hiredis async connection. States: WAIT (backoff before
- * the next try), CONNECTING, HANDSHAKE (AUTH and SELECT sent), UP. One
+ * the next try), CONNECTING, HANDSHAKE (AUTH, SELECT, PING sent), UP. One
  * 100 ms watchdog timer drives the retries and the timeouts.
  *
  * hiredis frees a context itself when its connection fails, after running
@@ -198,6 +198,7 @@ handshake(struct redis_link *l)
 	char db[16];
 	const char *auth[] = { "AUTH", l->password };
 	const char *select[] = { "SELECT", db };
+	const char *ping[] = { "PING" };
 
 	l->state = LINK_HANDSHAKE;
 	l->handshake_left = 0;
@@ -212,8 +213,11 @@ handshake(struct redis_link *l)
 			goto failed;
 		l->handshake_left++;
 	}
-	if (!l->handshake_left)
-		become_up(l);
+	/* Up means Redis answered: a stopped (SIGSTOP) or wedged server
+	 * still completes TCP handshakes from its listen backlog. */
+	if (send_argv(l, false, on_handshake, NULL, 1, ping, NULL))
+		goto failed;
+	l->handshake_left++;
 	return;
 failed:
 	drop(l, "out of memory");
