@@ -1,7 +1,8 @@
 # Thin wrapper around CMake (as neovim does): CMake is the real build.
 # make build | make run | make test | make asan | make bench | make deb | make clean
 # make fuzz: the libFuzzer harnesses in test/fuzz, FUZZ_SECONDS each
-# make docker-test: builds docker/Dockerfile with podman and checks the image
+# make docker-test: builds docker/Dockerfile with podman and checks the image,
+# alone, in docker/compose.yml and in the cluster of docker/compose.cluster.yml
 
 BUILD_DIR  ?= build
 ASAN_DIR   ?= build-asan

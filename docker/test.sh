@@ -4,7 +4,11 @@
 # it from the outside through a published 127.0.0.1 port: chat echo, page,
 # health check, non-root, clean stop, history kept on the volume across
 # containers; then the same stack through podman-compose and
-# docker/compose.yml. Every container, volume and image it makes goes at
+# docker/compose.yml; then the cluster, docker/compose.cluster.yml (Redis,
+# chatd-a, chatd-b, HAProxy): a message through the balancer from a client
+# pinned to one instance reaches a client pinned to the other with the
+# same id, and the balancer's health checks take a stopped instance, then
+# a stopped Redis, out. Every container, volume and image it makes goes at
 # exit; the base image tarball stays cached in build-docker/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,6 +26,14 @@ C_NAME=${PROJECT}_chatd_1
 C_IMAGE=${PROJECT}_chatd
 C_VOLUME=${PROJECT}_chatd-data
 C_NETWORK=${PROJECT}_default
+# The cluster's project, apart from the single chatd's (down -v removes
+# every volume labelled with its project), and podman-compose's names in it.
+K_PROJECT=chatdcluster$ID
+K_FILE=docker/compose.cluster.yml
+K_SERVICES="redis chatd-a chatd-b lb"
+K_IMAGES="${K_PROJECT}_redis ${K_PROJECT}_chatd-a ${K_PROJECT}_chatd-b ${K_PROJECT}_lb"
+K_VOLUMES="${K_PROJECT}_chatd-a-data ${K_PROJECT}_chatd-b-data"
+K_NETWORK=${K_PROJECT}_default
 LOGS=$BUILD_DIR/logs
 TEXT="hello world from docker-test $ID"
 
@@ -48,11 +60,20 @@ cleanup() {
 		CHATD_PUBLISH=127.0.0.1:1 podman-compose -p "$PROJECT" \
 			-f docker/compose.yml down -v >/dev/null 2>&1
 	fi
+	if [ -f "$LOGS/cluster-up.log" ]; then
+		CHATD_CLUSTER_PUBLISH=127.0.0.1:1 podman-compose -p "$K_PROJECT" \
+			-f "$K_FILE" down -v >/dev/null 2>&1
+	fi
+	for s in $K_SERVICES; do
+		podman rm -f -t 0 "${K_PROJECT}_${s}_1" >/dev/null 2>&1
+	done
 	podman rm -f -t 0 "$NAME" "$C_NAME" >/dev/null 2>&1
-	podman volume rm -f "$VOLUME" "$C_VOLUME" >/dev/null 2>&1
+	# shellcheck disable=SC2086 # lists of names
+	podman volume rm -f "$VOLUME" "$C_VOLUME" $K_VOLUMES >/dev/null 2>&1
 	# podman-compose 1.0.3's down leaves the network it made.
-	podman network rm -f "$C_NETWORK" >/dev/null 2>&1
-	podman rmi -f "$IMAGE" "$C_IMAGE" >/dev/null 2>&1
+	podman network rm -f "$C_NETWORK" "$K_NETWORK" >/dev/null 2>&1
+	# shellcheck disable=SC2086
+	podman rmi -f "$IMAGE" "$C_IMAGE" $K_IMAGES >/dev/null 2>&1
 	# The base tags are ours too; the tarball they came from stays.
 	podman rmi docker.io/library/debian:bookworm \
 		docker.io/library/debian:bookworm-slim >/dev/null 2>&1
@@ -102,6 +123,41 @@ pm() {
 
 probe() {
 	$PY docker/probe.py "$@" || die "probe $1 $2 failed (reason above)"
+}
+
+# wait_status ADDR PATH CODE: GET PATH answers CODE within 30 s (the
+# balancer's checks run every 2 s and take 2 failures to mark one down).
+wait_status() {
+	i=0
+	until $PY docker/probe.py status "$@" >"$LOGS/status.log" 2>&1; do
+		i=$((i + 1))
+		[ $i -le 30 ] || die "$(cat "$LOGS/status.log"), still after 30 s"
+		sleep 1
+	done
+	cat "$LOGS/status.log"
+}
+
+# wait_healthy CONTAINER...: each passes its own health check within 60 s.
+# Without systemd podman runs no check by itself: each run here is one.
+wait_healthy() {
+	for c in "$@"; do
+		i=0
+		until podman healthcheck run "$c" >"$LOGS/health.log" 2>&1; do
+			state=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null || echo gone)
+			case $state in
+			exited | stopped | gone)
+				podman logs "$c" >&2 2>&1 || :
+				die "$c stopped before it was healthy ($state, log above)"
+				;;
+			esac
+			i=$((i + 1))
+			if [ $i -gt 60 ]; then
+				podman logs "$c" >&2 2>&1 || :
+				die "$c not healthy within 60 s: $(cat "$LOGS/health.log") (log above)"
+			fi
+			sleep 1
+		done
+	done
 }
 
 # health CONTAINER: the image's own check passes, and the same check
@@ -221,4 +277,92 @@ CHATD_PUBLISH=$ADDR podman-compose -p "$PROJECT" -f docker/compose.yml \
 	die "podman-compose down failed: $(tail -n 20 "$LOGS/compose-down.log")"
 podman container exists "$C_NAME" && die "$C_NAME still there after down"
 say "compose: up, echo, health, restart policy, volume, down"
+
+# --- the cluster: docker/compose.cluster.yml -----------------------------
+# Redis and HAProxy images built here as chatd's was, under the names
+# podman-compose would give its builds; chatd-a and chatd-b run the image
+# above.
+t=$(date +%s)
+for s in redis lb; do
+	case $s in
+	redis) file=docker/redis.Dockerfile ;;
+	lb) file=docker/haproxy.Dockerfile ;;
+	esac
+	if ! podman build --pull=never --format docker --layers=false \
+		-f "$file" -t "${K_PROJECT}_$s" . >"$LOGS/build-$s.log" 2>&1; then
+		tail -n 40 "$LOGS/build-$s.log" >&2
+		die "podman build -f $file failed (last lines above)"
+	fi
+done
+podman tag "$IMAGE" "${K_PROJECT}_chatd-a" "${K_PROJECT}_chatd-b"
+redis_size=$(podman image inspect --format '{{.Size}}' "${K_PROJECT}_redis")
+lb_size=$(podman image inspect --format '{{.Size}}' "${K_PROJECT}_lb")
+say "cluster: images redis $((redis_size / 1000000)) MB, lb $((lb_size / 1000000)) MB, built in $(($(date +%s) - t)) s"
+
+PORT=$(free_port)
+KADDR=127.0.0.1:$PORT
+say "cluster: project $K_PROJECT, the balancer on $KADDR"
+t=$(date +%s)
+CHATD_CLUSTER_PUBLISH=$KADDR podman-compose -p "$K_PROJECT" -f "$K_FILE" \
+	up -d >"$LOGS/cluster-up.log" 2>&1 ||
+	die "podman-compose up failed: $(tail -n 20 "$LOGS/cluster-up.log")"
+for s in $K_SERVICES; do
+	podman container exists "${K_PROJECT}_${s}_1" ||
+		die "podman-compose made no container ${K_PROJECT}_${s}_1: $(tail -n 20 "$LOGS/cluster-up.log")"
+done
+for s in chatd-a chatd-b; do
+	podman inspect --format '{{range .Mounts}}{{.Name}} {{.Destination}}{{end}}' \
+		"${K_PROJECT}_${s}_1" | grep -qx "${K_PROJECT}_$s-data /data" ||
+		die "${K_PROJECT}_${s}_1 has no volume of its own on /data"
+done
+# shellcheck disable=SC2046 # the container names
+wait_healthy $(for s in $K_SERVICES; do echo "${K_PROJECT}_${s}_1"; done)
+say "cluster: $K_SERVICES healthy after $(($(date +%s) - t)) s"
+# The balancer's own check passes with one chatd up; the pinned routes
+# answer once its checks have seen each.
+for i in a b; do
+	line=$(wait_status "$KADDR" "/healthz?instance=$i" 200)
+	say "cluster: $line"
+done
+probe relay "$KADDR" a b "$TEXT (a to b)"
+probe relay "$KADDR" b a "$TEXT (b to a)"
+probe page "$KADDR"
+
+# Health checks from the outside: a stopped chatd-b is out (pinned to it,
+# 503; balanced, a answers), and with Redis stopped chatd-a's /healthz
+# is 503, so the balancer has no server left and fails its own check.
+pm stop -t 10 "${K_PROJECT}_chatd-b_1" >/dev/null
+wait_status "$KADDR" "/healthz?instance=b" 503 >/dev/null
+line=$(wait_status "$KADDR" /healthz 200)
+case $line in
+*"(instance a)") ;;
+*) die "with chatd-b stopped, the balancer's answer: $line" ;;
+esac
+probe echo "$KADDR" "$TEXT (a alone)"
+say "cluster: chatd-b stopped: ?instance=b 503, the rest served by a"
+pm stop -t 10 "${K_PROJECT}_redis_1" >/dev/null
+# 503 from chatd-a's /healthz, then from the balancer's monitor-uri once
+# its checks have taken a out.
+wait_status "$KADDR" /lb-health 503 >/dev/null
+line=$(wait_status "$KADDR" /healthz 503)
+case $line in
+*"(instance none)") ;;
+*) die "with no chatd up, the balancer's answer: $line" ;;
+esac
+if podman healthcheck run "${K_PROJECT}_lb_1" >/dev/null 2>&1; then
+	die "the balancer passes its health check with no chatd up"
+fi
+say "cluster: redis stopped: chatd-a's /healthz 503, the balancer 503, lb unhealthy"
+
+CHATD_CLUSTER_PUBLISH=$KADDR podman-compose -p "$K_PROJECT" -f "$K_FILE" \
+	down -v >"$LOGS/cluster-down.log" 2>&1 ||
+	die "podman-compose down failed: $(tail -n 20 "$LOGS/cluster-down.log")"
+for s in $K_SERVICES; do
+	podman container exists "${K_PROJECT}_${s}_1" &&
+		die "${K_PROJECT}_${s}_1 still there after down"
+done
+for v in $K_VOLUMES; do
+	podman volume exists "$v" && die "volume $v still there after down -v"
+done
+say "cluster: down -v"
 say "image size: $((size / 1000000)) MB"
