@@ -30,12 +30,24 @@
 
 #define WATCHDOG_S 0.1
 
-enum link_state { LINK_WAIT, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
+enum link_state {
+	LINK_WAIT,
+	LINK_RESOLVING, /* looking the host name up again (getaddrinfo_a) */
+	LINK_CONNECTING,
+	LINK_HANDSHAKE,
+	LINK_UP,
+};
 
 struct redis_link {
 	struct ev_loop *loop;
 	char name[16];
-	char ip[INET6_ADDRSTRLEN];
+	char host[REDIS_URL_HOST_MAX + 1];
+	bool literal; /* host is an IP address: nothing to look up */
+	char ip[INET6_ADDRSTRLEN]; /* the address connects go to */
+	/* A lookup on glibc's resolver thread: the name's address may change
+	 * (a container recreated), and the service thread never waits. */
+	struct gaicb gai;
+	struct addrinfo gai_hints;
 	char shown[REDIS_URL_HOST_MAX + 16]; /* host:port, for logs */
 	unsigned port;
 	char password[REDIS_URL_PASSWORD_MAX + 1];
@@ -45,7 +57,7 @@ struct redis_link {
 	redisAsyncContext *ac; /* NULL in WAIT */
 	enum link_state state;
 	ev_timer watchdog;
-	int64_t since_ms;    /* CONNECTING/HANDSHAKE: when the try began */
+	int64_t since_ms;    /* RESOLVING, CONNECTING, HANDSHAKE: since when */
 	int64_t retry_at_ms; /* WAIT: when to try again */
 	unsigned backoff_ms;
 	unsigned gen;        /* bumped whenever a context is given up */
@@ -74,6 +86,81 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void try_connect(struct redis_link *l);
+
+/* Each retry looks the name up afresh, without waiting for the answer. */
+static void
+start_resolve(struct redis_link *l)
+{
+	struct gaicb *list[] = { &l->gai };
+
+	l->gai = (struct gaicb){ .ar_name = l->host,
+				 .ar_request = &l->gai_hints };
+	l->gai_hints = (struct addrinfo){ .ai_socktype = SOCK_STREAM };
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) {
+		try_connect(l); /* the last address it had, then */
+		return;
+	}
+	l->state = LINK_RESOLVING;
+	l->since_ms = now_ms();
+}
+
+/* The first address of res, as text into out. */
+static void
+first_address(const struct addrinfo *res, char *out, size_t len)
+{
+	const void *addr;
+
+	if (res->ai_family == AF_INET6)
+		addr = &((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr;
+	else
+		addr = &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr;
+	inet_ntop(res->ai_family, addr, out, (socklen_t)len);
+}
+
+/* Called by the watchdog while RESOLVING. */
+static void
+check_resolve(struct redis_link *l)
+{
+	int rc = gai_error(&l->gai);
+	char ip[INET6_ADDRSTRLEN];
+
+	if (rc == EAI_INPROGRESS) {
+		if (now_ms() - l->since_ms <= REDIS_LINK_TIMEOUT_MS ||
+		    gai_cancel(&l->gai) != EAI_CANCELED)
+			return; /* not yet (or it cannot be stopped: wait) */
+		try_connect(l); /* too slow: the last address it had */
+		return;
+	}
+	if (!rc && l->gai.ar_result) {
+		first_address(l->gai.ar_result, ip, sizeof(ip));
+		if (strcmp(ip, l->ip)) {
+			log_info("redis %s: %s is at %s now", l->name, l->host,
+				 ip);
+			snprintf(l->ip, sizeof(l->ip), "%s", ip);
+		}
+	}
+	if (l->gai.ar_result)
+		freeaddrinfo(l->gai.ar_result);
+	l->gai.ar_result = NULL;
+	try_connect(l);
+}
+
+/* A lookup still running when the link goes: stopped, or waited for. */
+static void
+end_resolve(struct redis_link *l)
+{
+	const struct gaicb *list[] = { &l->gai };
+	struct timespec limit = { .tv_sec = 2 };
+
+	if (l->state != LINK_RESOLVING)
+		return;
+	if (gai_cancel(&l->gai) == EAI_NOTCANCELED)
+		gai_suspend(list, 1, &limit);
+	if (gai_error(&l->gai) != EAI_INPROGRESS && l->gai.ar_result)
+		freeaddrinfo(l->gai.ar_result);
 }
 
 /* The context is gone (or going): fail over to WAIT and tell the user. */
@@ -288,8 +375,15 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (l->state) {
 	case LINK_WAIT:
-		if (now >= l->retry_at_ms)
+		if (now < l->retry_at_ms)
+			break;
+		if (l->literal)
 			try_connect(l);
+		else
+			start_resolve(l);
+		break;
+	case LINK_RESOLVING:
+		check_resolve(l);
 		break;
 	case LINK_CONNECTING:
 	case LINK_HANDSHAKE:
@@ -304,25 +398,25 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-/* The one blocking step: name to address, at start-up only. */
+/* The one blocking lookup, at start-up, where a name that does not
+ * resolve is an error to report; retries look it up in the background. */
 static int
 resolve(struct redis_link *l, const char *host, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	unsigned char probe[sizeof(struct in6_addr)];
 	int rc = getaddrinfo(host, NULL, &hints, &res);
-	const void *addr;
 
 	if (rc) {
 		snprintf(err, errlen, "redis host %s: %s", host,
 			 gai_strerror(rc));
 		return -1;
 	}
-	if (res->ai_family == AF_INET6)
-		addr = &((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr;
-	else
-		addr = &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr;
-	inet_ntop(res->ai_family, addr, l->ip, sizeof(l->ip));
+	first_address(res, l->ip, sizeof(l->ip));
 	freeaddrinfo(res);
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	l->literal = inet_pton(AF_INET, host, probe) == 1 ||
+		     inet_pton(AF_INET6, host, probe) == 1;
 	return 0;
 }
 
@@ -373,6 +467,7 @@ redis_link_free(struct redis_link *l)
 	if (!l)
 		return;
 	ev_timer_stop(l->loop, &l->watchdog);
+	end_resolve(l);
 	ac = l->ac;
 	l->ac = NULL;
 	l->state = LINK_WAIT;
