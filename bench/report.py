@@ -4,7 +4,8 @@
 Medians over repetitions; ratios to the ceiling servers are taken per
 repetition (peers of one repetition ran back to back) and their median is
 shown, which keeps a noisy machine's drift out of the comparison. The
-targets of issue 12 get a pass/fail each. Runs where the load generator
+targets of issue 12 get a pass/fail each; chatd-cluster (issue 13) gets
+a table of its own beside chatd-mem. Runs where the load generator
 used over 90% of its CPU are flagged: their figures may be its limit, not
 the server's. Results of older runs, without some fields, show n/a.
 Standard library only.
@@ -19,6 +20,7 @@ import time
 
 PEER_NOTES = {
     "chatd-mem": "chatd --db :memory:",
+    "chatd-cluster": "two chatd --db :memory: --redis on one redis-server",
     "chatd-file": "chatd --db FILE",
     "socketio": "socket.io 4 chat (node)",
     "lws-mirror": "libwebsockets-test-server, lws-mirror-protocol",
@@ -26,6 +28,7 @@ PEER_NOTES = {
     "ceiling-cork": "C ceiling, one write per client per turn",
 }
 CHATD = "chatd-mem"
+CLUSTER = "chatd-cluster"
 CORK = "ceiling-cork"
 SEND = "ceiling-send"
 # The load generator is one thread pinned to one CPU: past this share of
@@ -255,6 +258,57 @@ def targets(res):
     return t
 
 
+def cluster_table(res, w):
+    """chatd-cluster beside chatd-mem in the scenarios it runs."""
+    w("## Cluster mode (issue 13; medians)")
+    w("")
+    w("chatd-cluster is a redis-server and two chatd instances on it, all "
+      "three pinned to the one server CPU, so it is compared with chatd-mem "
+      "per server CPU, not per machine; its server CPU is the three "
+      "processes' sum. The publishers connect to instance a, the "
+      "subscribers alternate between a and b; every message makes one "
+      "round trip to Redis (a script: INCR, XADD, PUBLISH) and comes back "
+      "to both instances through the subscription. Redis figures come from "
+      "both instances' /metrics after the run: the publish script's mean "
+      "round trip, and Redis commands per message sent.")
+    w("")
+    w("| scenario | peer | deliveries/s | x chatd-mem | p50 / p99 (ms) "
+      "| server CPU ns/delivery | Redis publish round trip, mean (us) "
+      "| Redis round trips per message | delivered / expected "
+      "| lost / dup | warnings logged |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def ms(v):
+        return "n/a" if v is None else "{:,.2f}".format(v / 1e3)
+    for sc in ("S2", "S3"):
+        for p in (CHATD, CLUSTER):
+            runs = res.runs(p, sc)
+            if not runs:
+                w("| {} | {} | {} |{}".format(sc, p, cell(res, p, sc, ""),
+                                              " |" * 8))
+                continue
+            redis = p == CLUSTER
+            w("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |"
+              .format(
+                  sc, p,
+                  cell(res, p, sc, num(res.med(p, sc, "deliveries_per_s"))),
+                  ratio(res.ratio(p, CHATD, sc, "deliveries_per_s")),
+                  "{} / {}".format(ms(res.med(p, sc, "p50_us")),
+                                   ms(res.med(p, sc, "p99_us"))),
+                  num(res.med(p, sc, "server_cpu_ns_per_delivery")),
+                  num(res.med(p, sc, "redis_publish_mean_us"), "{:,.0f}")
+                  if redis else "-",
+                  num(res.med(p, sc, "redis_round_trips_per_msg"),
+                      "{:.2f}") if redis else "-",
+                  "{:,} / {:,}".format(sum(x["delivered"] for x in runs),
+                                       sum(x["expected"] for x in runs)),
+                  "{:,} / {:,}".format(sum(x["lost"] for x in runs),
+                                       sum(x["dup"] for x in runs)),
+                  num(sum(x.get("server_log_warnings", 0) for x in runs))
+                  if redis else "-"))
+    w("")
+
+
 def report(res, a):
     peers = a.peers.split()
     out = []
@@ -306,6 +360,8 @@ def report(res, a):
             num(res.med(p, "S2", "frame_bytes_mean"), "{:,.0f}"),
             s3d, s3l, ratio(res.ratio(p, CORK, "S3", "p99_us"))))
     w("")
+    if CLUSTER in peers:
+        cluster_table(res, w)
     w("## Capacity (one run each)")
     w("")
     w("| peer | S4 10k idle: connect ms | S4 failed / pending "
@@ -363,6 +419,10 @@ def report(res, a):
         w("| {} | {} | {} | {} |".format(p, waits(p, "S1"), waits(p, "S2"),
                                          waits(p, "S3")))
     w("")
+    if CLUSTER in peers:
+        w("chatd-cluster's server figure adds up its three processes, "
+          "which also wait for each other on their one CPU.")
+        w("")
     w("## Load generator CPU (its share of the one CPU it is pinned to, "
       "over each run's measured phase; medians; sweeps: the busiest step)")
     w("")
@@ -433,9 +493,12 @@ def brief(line):
     if sc.startswith("sweep"):
         return "sustainable {:,.0f} deliveries/s".format(
             r.get("sustainable_deliveries_per_s", 0)) + lg
+    redis = ""
+    if "redis_publish_mean_us" in r:
+        redis = ", Redis publish {:.0f} us".format(r["redis_publish_mean_us"])
     return "{:,.0f} deliveries/s, p50 {:.0f} us, p99 {:.0f} us, lost {}" \
         .format(r["deliveries_per_s"], r["p50_us"], r["p99_us"],
-                r["lost"]) + lg
+                r["lost"]) + redis + lg
 
 
 def main():

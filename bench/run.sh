@@ -4,6 +4,8 @@
 # runs scenarios S1-S4 and the open-loop sweeps, peers interleaved within
 # each repetition, and writes build/bench/results.md (plus the raw JSON
 # lines in results.jsonl next to it). Only 127.0.0.1 is ever a target.
+# chatd-cluster is two chatd on one redis-server, all three on the server
+# CPU; it runs S2 and S3 only.
 #
 #   bench/run.sh            full run, about 15 minutes
 #   bench/run.sh --quick    one repetition, short steps, about 2 minutes
@@ -17,7 +19,8 @@ case $OUT in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-ALL_PEERS="chatd-mem chatd-file socketio lws-mirror ceiling-send ceiling-cork"
+ALL_PEERS="chatd-mem chatd-cluster chatd-file socketio lws-mirror"
+ALL_PEERS="$ALL_PEERS ceiling-send ceiling-cork"
 PEERS=${PEERS:-$ALL_PEERS}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
@@ -48,12 +51,17 @@ mkdir -p "$OUT/logs" "$OUT/tmp"
 RAW="$OUT/results.jsonl"
 : >"$RAW"
 LG="$OUT/loadgen"
+# The server's processes (a cluster has three) and their logs, in the
+# order they are stopped; SERVER_PID is the one wait_ready watches.
 SERVER_PID=""
+SERVER_PIDS=()
+SERVER_LOGS=()
+SERVER_PORT2=""
 LOADGEN_PID=""
 
 cleanup() {
 	[ -n "$LOADGEN_PID" ] && kill "$LOADGEN_PID" 2>/dev/null
-	[ -n "$SERVER_PID" ] && stop_server
+	[ ${#SERVER_PIDS[@]} -gt 0 ] && stop_server
 	rm -rf "$OUT/tmp"
 }
 trap cleanup EXIT
@@ -92,9 +100,28 @@ if [ -n "$CHATD" ] && "$CHATD" --help 2>&1 | grep -q -- '--rate '; then
 	chatd_extra="$chatd_extra --rate 0"
 fi
 
+# Where a peer's server logs go.
+peer_logs() {
+	case $1 in
+	chatd-cluster) echo "$OUT/logs/$1-{a,b,redis}.log" ;;
+	*) echo "$OUT/logs/$1.log" ;;
+	esac
+}
+
 # Why a peer cannot run, or nothing if it can.
 peer_missing() {
 	case $1 in
+	chatd-cluster)
+		if [ -z "$CHATD" ]; then
+			echo "build/chatd missing (make build)"
+		elif ! "$CHATD" --help 2>&1 | grep -q -- '--redis '; then
+			echo "build/chatd has no --redis"
+		elif ! command -v redis-server >/dev/null; then
+			echo "redis-server missing (setup.sh)"
+		elif ! command -v curl >/dev/null; then
+			echo "curl missing (setup.sh)"
+		fi
+		;;
 	chatd-*) [ -n "$CHATD" ] || echo "build/chatd missing (make build)" ;;
 	socketio)
 		command -v node >/dev/null || { echo "node missing"; return; }
@@ -154,10 +181,17 @@ DBN=0
 start_server() {
 	local peer=$1 logf="$OUT/logs/$1.log" port=""
 	SERVER_PORT=""
+	SERVER_PORT2=""
+	SERVER_PIDS=()
+	SERVER_LOGS=()
 	# The child truncates the log only once it runs: a stale ready line
 	# from the last start would name a dead port.
 	rm -f "$logf"
 	case $peer in
+	chatd-cluster)
+		start_cluster
+		return
+		;;
 	chatd-mem)
 		taskset -c "$SERVER_CPU" "$CHATD" --port 0 --host 127.0.0.1 \
 			--www www --db :memory: --log-level info $chatd_extra \
@@ -184,24 +218,136 @@ start_server() {
 		;;
 	esac
 	SERVER_PID=$!
+	SERVER_PIDS=("$SERVER_PID")
+	SERVER_LOGS=("$logf")
 	if ! wait_ready "$logf" "$port"; then
 		stop_server
 		return 1
 	fi
 }
 
-stop_server() {
-	local i
-	[ -n "$SERVER_PID" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	for i in $(seq 50); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+# chatd-cluster: a fresh redis-server without persistence, then chatd
+# instances b and a on it (flags of chatd-mem, plus --redis), all three
+# pinned to the server CPU. The publishers go to a (SERVER_PORT), half the
+# subscribers to b (SERVER_PORT2). Ready once both report "redis":"up".
+start_cluster() {
+	local base="$OUT/logs/chatd-cluster" rport inst logf up port end
+	rport=$("$LG" --free-port)
+	rm -f "$base-a.log" "$base-b.log" "$base-redis.log"
+	taskset -c "$SERVER_CPU" redis-server --port "$rport" \
+		--bind 127.0.0.1 --save "" --appendonly no \
+		>"$base-redis.log" 2>&1 &
+	SERVER_PID=$!
+	SERVER_PIDS=("$SERVER_PID")
+	SERVER_LOGS=("$base-redis.log")
+	if ! wait_ready "" "$rport"; then
+		stop_server
+		return 1
+	fi
+	for inst in b a; do
+		logf="$base-$inst.log"
+		taskset -c "$SERVER_CPU" "$CHATD" --port 0 --host 127.0.0.1 \
+			--www www --db :memory: --log-level info $chatd_extra \
+			--redis "redis://127.0.0.1:$rport" \
+			--instance-id "$inst" \
+			>"$logf" 2>&1 &
+		SERVER_PID=$!
+		SERVER_PIDS=("$SERVER_PID" "${SERVER_PIDS[@]}")
+		SERVER_LOGS=("$logf" "${SERVER_LOGS[@]}")
+		if ! wait_ready "$logf"; then
+			stop_server
+			return 1
+		fi
+		[ $inst = b ] && SERVER_PORT2=$SERVER_PORT
+	done
+	# Both bodies must say so.
+	end=$((SECONDS + 15))
+	while [ $SECONDS -lt $end ]; do
+		up=""
+		for port in "$SERVER_PORT" "$SERVER_PORT2"; do
+			up="$up$(curl -s --max-time 1 \
+				"http://127.0.0.1:$port/healthz")"
+		done
+		case $up in *'"redis":"up"'*'"redis":"up"'*) return 0 ;; esac
 		sleep 0.1
 	done
-	kill -KILL "$SERVER_PID" 2>/dev/null
-	wait "$SERVER_PID" 2>/dev/null
+	log "bench: chatd-cluster: redis not up on both instances in 15 s"
+	stop_server
+	return 1
+}
+
+# The index in SERVER_PIDS of the first process that is gone, or nothing.
+server_gone() {
+	local i
+	for i in "${!SERVER_PIDS[@]}"; do
+		if ! kill -0 "${SERVER_PIDS[$i]}" 2>/dev/null; then
+			echo "$i"
+			return
+		fi
+	done
+}
+
+# Stops the server's processes in order (a cluster's chatds before their
+# Redis), each given 5 s after SIGTERM.
+stop_server() {
+	local i p
+	for p in "${SERVER_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		for i in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	SERVER_PID=""
+	SERVER_PIDS=()
 	rm -f "$OUT"/tmp/chatd-*.db*
+}
+
+# chatd-cluster: the Redis families of both instances' /metrics, summed,
+# as "name value" lines.
+cluster_scrape() {
+	local port
+	for port in "$SERVER_PORT" "$SERVER_PORT2"; do
+		curl -s --max-time 2 "http://127.0.0.1:$port/metrics"
+	done | awk '/^chat_redis_[a-z_]+ / { s[$1] += $2 }
+		END { for (k in s) printf "%s %.9f\n", k, s[k] }'
+}
+
+# Warn and error lines (lws's own included) in the cluster's chatd logs.
+cluster_warnings() {
+	cat "$OUT/logs/chatd-cluster-a.log" "$OUT/logs/chatd-cluster-b.log" |
+		grep -cE '^[^ ]+ (warn|error|lws-e|lws) '
+}
+
+# Adds chatd-cluster's own figures to the JSON line $1: the mean round
+# trip of a message's publish script, Redis commands per message sent
+# (counted from the scrape $2, taken before the load) and the number $3
+# of warnings logged.
+cluster_figures() {
+	python3 -c 'import json,sys
+r = json.loads(sys.argv[1])
+def scrape(text):
+    return {k: float(v) for k, v in (l.split() for l in text.splitlines())}
+before, after = scrape(sys.argv[2]), scrape(sys.argv[3])
+n = after.get("chat_redis_publish_seconds_count")
+if n:
+    r["redis_publish_mean_us"] = round(
+        after["chat_redis_publish_seconds_sum"] / n * 1e6, 1)
+for key, name in (("publish_seconds_count", "publishes"),
+                  ("publish_failures_total", "publish_failures"),
+                  ("reconnects_total", "reconnects")):
+    if "chat_redis_" + key in after:
+        r["redis_" + name] = int(after["chat_redis_" + key])
+k = "chat_redis_round_trips_total"
+if k in after and k in before:
+    rt = after[k] - before[k]
+    r["redis_round_trips"] = int(rt)
+    if r.get("sent"):
+        r["redis_round_trips_per_msg"] = round(rt / r["sent"], 3)
+r["server_log_warnings"] = int(sys.argv[4])
+print(json.dumps(r))' "$1" "$2" "$(cluster_scrape)" "$3"
 }
 
 # Appends one JSON line for a run that could not happen.
@@ -231,10 +377,24 @@ scenario_args() {
 	esac
 }
 
+# Whether a peer runs a scenario: the cluster is measured on fan-out (S2,
+# S3); its S1, S4 and sweeps show "not run".
+peer_runs() {
+	case $1:$2 in
+	chatd-cluster:S2 | chatd-cluster:S3) return 0 ;;
+	chatd-cluster:*) return 1 ;;
+	*) return 0 ;;
+	esac
+}
+
 # One scenario against one fresh server: start, load, stop. A server that
 # dies under load is a result; one killed from outside (the machine is
 # shared, and a stray pkill happens) gets one more try.
 run_one() {
+	if ! peer_runs "$1" "$2"; then
+		log "bench: $1 skips $2"
+		return
+	fi
 	run_once "$@" "" && return
 	log "bench: $1 $2 again"
 	run_once "$@" last
@@ -243,7 +403,8 @@ run_one() {
 # Returns 1 when the server died with status 0 or by SIGTERM/SIGINT,
 # which only a signal from outside explains.
 run_once() {
-	local peer=$1 sc=$2 rep=$3 last=$4 why out rc
+	local peer=$1 sc=$2 rep=$3 last=$4 why out rc gone f
+	local cluster=() before="" warn figs
 	why=$(peer_missing "$peer")
 	if [ -n "$why" ]; then
 		record_error "$peer" "$sc" "$rep" "not run: $why"
@@ -251,34 +412,57 @@ run_once() {
 	fi
 	if ! start_server "$peer"; then
 		record_error "$peer" "$sc" "$rep" \
-			"server did not start (see $OUT/logs/$peer.log)"
+			"server did not start (see $(peer_logs "$peer"))"
 		log "bench: $peer did not start"
 		return
 	fi
+	if [ -n "$SERVER_PORT2" ]; then
+		cluster=(--port2 "$SERVER_PORT2")
+		before=$(cluster_scrape)
+	fi
 	# --timeout first: S4 and the sweeps override it.
-	taskset -c "$LOADGEN_CPU" "$LG" --port "$SERVER_PORT" --timeout 90 \
-		$(peer_mode "$peer") $(scenario_args "$sc") \
-		--server-pid "$SERVER_PID" --peer "$peer" --scenario "$sc" \
-		--rep "$rep" >"$OUT/tmp/out.json" 2>>"$OUT/logs/loadgen.log" &
+	taskset -c "$LOADGEN_CPU" "$LG" --port "$SERVER_PORT" "${cluster[@]}" \
+		--timeout 90 $(peer_mode "$peer") $(scenario_args "$sc") \
+		--server-pid "$(IFS=,; echo "${SERVER_PIDS[*]}")" \
+		--peer "$peer" --scenario "$sc" --rep "$rep" \
+		>"$OUT/tmp/out.json" 2>>"$OUT/logs/loadgen.log" &
 	LOADGEN_PID=$!
 	wait "$LOADGEN_PID"
 	rc=$?
 	LOADGEN_PID=""
 	out=$(head -c 200000 "$OUT/tmp/out.json")
-	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-		wait "$SERVER_PID" 2>/dev/null
+	gone=$(server_gone)
+	if [ -n "$gone" ]; then
+		wait "${SERVER_PIDS[$gone]}" 2>/dev/null
 		rc=$?
-		SERVER_PID=""
 		log "bench: $peer exited with status $rc during $sc" \
-			"(see $OUT/logs/$peer.log)"
-		cp "$OUT/logs/$peer.log" "$OUT/logs/$peer-died-$sc-$rep.log"
-		case $rc in 0 | 130 | 143) [ -z "$last" ] && return 1 ;; esac
+			"(see ${SERVER_LOGS[$gone]})"
+		for f in "${SERVER_LOGS[@]}"; do
+			cp "$f" "${f%.log}-died-$sc-$rep.log"
+		done
+		case $rc in 0 | 130 | 143)
+			if [ -z "$last" ]; then
+				stop_server
+				return 1
+			fi
+			;;
+		esac
 		# The figures of a run whose server died are not results.
 		out=$(python3 -c 'import json,sys
 r = json.loads(sys.argv[1] or "{}")
 r.update(peer=sys.argv[2], scenario=sys.argv[3], rep=int(sys.argv[4]),
          ok=False, error="server exited with status " + sys.argv[5])
 print(json.dumps(r))' "$out" "$peer" "$sc" "$rep" "$rc")
+	elif [ -n "$SERVER_PORT2" ] && [ -n "$out" ]; then
+		warn=$(cluster_warnings)
+		figs=$(cluster_figures "$out" "$before" "$warn") && out=$figs
+		if [ "$warn" != 0 ]; then
+			for f in "${SERVER_LOGS[@]}"; do
+				cp "$f" "${f%.log}-$sc-$rep.log"
+			done
+			log "bench: $peer logged warnings during $sc" \
+				"(see $OUT/logs/$peer-*-$sc-$rep.log)"
+		fi
 	fi
 	if [ -n "$out" ]; then
 		printf '%s\n' "$out" >>"$RAW"

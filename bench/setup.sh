@@ -7,7 +7,9 @@ cd "$(dirname "$0")"
 
 # libwebsockets-test-server: the lws mirror peer. libssl-dev: SHA-1 for the
 # ceiling server's handshake. util-linux: taskset. python3: the report.
+# redis-server and curl: the cluster peer and its /healthz and /metrics.
 PKGS="libwebsockets-test-server build-essential libssl-dev util-linux python3"
+PKGS="$PKGS redis-server curl"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 

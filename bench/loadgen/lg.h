@@ -14,6 +14,8 @@
 
 enum lg_mode { MODE_CHATD, MODE_RAW, MODE_SOCKETIO };
 
+#define LG_MAX_PIDS 8 /* --server-pid: processes that together serve */
+
 enum lg_state {
 	ST_CONNECTING, /* non-blocking connect() under way */
 	ST_HANDSHAKE,  /* upgrade request sent, waiting for the 101 */
@@ -25,6 +27,7 @@ enum lg_state {
 struct lg_opts {
 	enum lg_mode mode;
 	int port;
+	int port2;            /* 0, or half the subscribers connect here */
 	const char *path;
 	const char *subprotocol;
 	unsigned subs, pubs;
@@ -36,7 +39,8 @@ struct lg_opts {
 	unsigned idle;        /* S4: idle connections to open */
 	unsigned concurrency; /* S4: connects under way at once */
 	double hold;          /* S4: seconds to hold them */
-	int server_pid;       /* S4: whose VmRSS to read */
+	int server_pids[LG_MAX_PIDS]; /* whose CPU time (and VmRSS) count */
+	unsigned nserver_pids;
 	bool sweep;
 	double sweep_start;   /* first per-publisher rate of a sweep */
 	double sweep_step;    /* seconds per sweep step */
@@ -112,6 +116,9 @@ int lg_turn(struct lg *g, int64_t timeout_ns);
 int lg_send_text(struct lg *g, struct lg_conn *c, const char *p, size_t n);
 void lg_kill(struct lg *g, struct lg_conn *c);
 void lg_mark_ready(struct lg *g, struct lg_conn *c);
+/* The port c connects to: publishers always --port, the others alternate
+ * between --port and --port2 when it is given. */
+int lg_port(const struct lg *g, const struct lg_conn *c);
 
 /* proto.c: the dialects */
 const char *proto_default_path(enum lg_mode m);

@@ -20,18 +20,43 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: loadgen --port N [--mode chatd|raw|socketio]\n"
+	fputs("usage: loadgen --port N [--port2 M] [--mode chatd|raw|socketio]\n"
 	      "  traffic: --subs N --pubs P (--rate R | --window W)\n"
 	      "           (--duration S | --count C) [--size B]\n"
 	      "           [--sweep --sweep-start R --sweep-step S"
 	      " --sweep-steps K --p99-limit-ms L]\n"
-	      "  idle:    --idle N [--concurrency C] [--hold S]"
-	      " [--server-pid PID]\n"
+	      "  idle:    --idle N [--concurrency C] [--hold S]\n"
 	      "  common:  [--path P] [--subprotocol S] [--sources K]"
 	      " [--timeout S]\n"
-	      "           [--peer NAME --scenario NAME --rep N]\n"
+	      "           [--peer NAME --scenario NAME --rep N]"
+	      " [--server-pid PID[,PID...]]\n"
+	      "  --port2: publishers on --port, the others alternate"
+	      " between the two\n"
+	      "  --server-pid: the server's processes; its CPU time and"
+	      " RSS are their sums\n"
 	      "  --free-port: print a free 127.0.0.1 port and exit\n",
 	      f);
+}
+
+/* "PID[,PID...]": the processes that together are the server. */
+static void
+pids(struct lg_opts *o, const char *s)
+{
+	char *e;
+
+	o->nserver_pids = 0;
+	for (;;) {
+		long v = strtol(s, &e, 10);
+		if (e == s || v <= 0 || (*e && *e != ',') ||
+		    o->nserver_pids == LG_MAX_PIDS) {
+			fprintf(stderr, "loadgen: bad value for --server-pid\n");
+			exit(2);
+		}
+		o->server_pids[o->nserver_pids++] = (int)v;
+		if (!*e)
+			return;
+		s = e + 1;
+	}
 }
 
 static int
@@ -79,7 +104,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"port", 1, 0, 'p'},         {"mode", 1, 0, 'm'},
+		{"port", 1, 0, 'p'},         {"port2", 1, 0, 'q'},
+		{"mode", 1, 0, 'm'},
 		{"path", 1, 0, 'P'},         {"subprotocol", 1, 0, 'S'},
 		{"subs", 1, 0, 's'},         {"pubs", 1, 0, 'b'},
 		{"rate", 1, 0, 'r'},         {"window", 1, 0, 'w'},
@@ -115,6 +141,7 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': o.port = (int)num(optarg, "port"); break;
+		case 'q': o.port2 = (int)num(optarg, "port2"); break;
 		case 'm':
 			if (!strcmp(optarg, "chatd"))
 				o.mode = MODE_CHATD;
@@ -142,7 +169,7 @@ main(int argc, char **argv)
 			o.concurrency = (unsigned)num(optarg, "concurrency");
 			break;
 		case 'H': o.hold = num(optarg, "hold"); break;
-		case 'k': o.server_pid = (int)num(optarg, "server-pid"); break;
+		case 'k': pids(&o, optarg); break;
 		case 'W': o.sweep = true; break;
 		case '1': o.sweep_start = num(optarg, "sweep-start"); break;
 		case '2': o.sweep_step = num(optarg, "sweep-step"); break;
@@ -160,7 +187,8 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!o.port || o.port > 65535 || (!o.idle && !o.pubs) ||
+	if (!o.port || o.port > 65535 || o.port2 > 65535 ||
+	    (!o.idle && !o.pubs) ||
 	    o.sources < 1 || o.sources > 250 || o.size < 24 ||
 	    o.window < 1 || o.window > 65536 || o.concurrency < 1) {
 		usage(stderr);

@@ -149,6 +149,16 @@ lg_mark_ready(struct lg *g, struct lg_conn *c)
 }
 
 int
+lg_port(const struct lg *g, const struct lg_conn *c)
+{
+	/* Connections [0, pubs) publish; of the subscribers after them,
+	 * every second one goes to the other instance of a cluster. */
+	if (!g->o->port2 || c->pub >= 0 || (c->id - g->npubs) % 2 == 0)
+		return g->o->port;
+	return g->o->port2;
+}
+
+int
 lg_connect(struct lg *g, struct lg_conn *c)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET};
@@ -159,7 +169,7 @@ lg_connect(struct lg *g, struct lg_conn *c)
 	 * the destination is always 127.0.0.1. */
 	src.sin_addr.s_addr = htonl(0x7f000001u + c->id % g->o->sources);
 	dst.sin_addr.s_addr = htonl(0x7f000001u);
-	dst.sin_port = htons((uint16_t)g->o->port);
+	dst.sin_port = htons((uint16_t)lg_port(g, c));
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		goto fail;
@@ -319,7 +329,7 @@ send_handshake(struct lg *g, struct lg_conn *c)
 			 "Sec-WebSocket-Version: 13\r\n"
 			 "%s%s%s"
 			 "\r\n",
-			 g->o->path, g->o->port, key,
+			 g->o->path, lg_port(g, c), key,
 			 g->o->subprotocol ? "Sec-WebSocket-Protocol: " : "",
 			 g->o->subprotocol ? g->o->subprotocol : "",
 			 g->o->subprotocol ? "\r\n" : "");
