@@ -1,20 +1,27 @@
 /*
- * Cluster mode (issue 13, stage 1): several chatd instances on one real
+ * Cluster mode (issue 13): several chatd instances on one real
  * redis-server form one chat. A message crosses instances with one id, in
  * one order, exactly once; history and `since` are the same through any
  * instance, one started late included; while Redis is down a message gets
  * `unavailable`, and after Redis comes back empty ids keep increasing.
- * Presence does not cross instances yet, so waits skip presence frames.
+ * Presence crosses too: joined lists and counts every instance's members,
+ * join, leave, nick and typing reach the other instances, a nick is
+ * unique cluster-wide (two racing for one: one wins), and a killed
+ * instance's members leave within 15 s, or as soon as it restarts. The
+ * message tests skip presence frames; the presence tests read every frame.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 #include "chat_test.h"
+#include "jwt_mint.h"
 #include "redis_fixture.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NODES 3                 /* a and b in every test, c when started */
@@ -125,15 +132,22 @@ wait_health(const struct chatd *d, int status, const char *state)
 
 /* ---- fixture ----------------------------------------------------------- */
 
-/* Starts node i as instance "a", "b" or "c" on the cluster's Redis. */
+/* Starts node i as instance "a", "b" or "c" on the cluster's Redis, with
+ * one more flag (may be NULL). */
 static int
-node_start(struct cluster *cl, int i)
+node_start_with(struct cluster *cl, int i, const char *extra)
 {
 	char id[2] = { (char)('a' + i), '\0' };
 	const char *args[] = { "--redis", redis_fixture_url(&cl->redis),
-			       "--instance-id", id, NULL };
+			       "--instance-id", id, extra, NULL };
 
 	return chatd_start(&cl->node[i], args);
+}
+
+static int
+node_start(struct cluster *cl, int i)
+{
+	return node_start_with(cl, i, NULL);
 }
 
 static int
@@ -540,6 +554,765 @@ CLUSTER_TEST(test_cluster_redis_down_then_back_empty)
 	ws_close(b);
 }
 
+/* ---- presence and nicks across instances ------------------------------- */
+
+/* Heartbeats every 2 s, purge after 10 s of silence: the issue's bound. */
+#define PURGE_MS 15000
+
+/* Sends {"type":"nick","nick":nick,"cid":cid?}. */
+static void
+send_nick(struct ws_client *c, const char *nick, const char *cid)
+{
+	json_t *req = json_pack("{s:s, s:s}", "type", "nick", "nick", nick);
+
+	assert_non_null(req);
+	if (cid)
+		json_object_set_new(req, "cid", json_string(cid));
+	assert_int_equal(ws_send_json(c, req), 0);
+	json_decref(req);
+}
+
+/* Sends {"type":"typing","room":room}. */
+static void
+send_typing(struct ws_client *c, const char *room)
+{
+	assert_int_equal(ws_send_pack(c, "{s:s, s:s}", "type", "typing",
+				      "room", room),
+			 0);
+}
+
+static void
+leave(struct ws_client *c, const char *room)
+{
+	json_t *m;
+
+	assert_int_equal(ws_send_pack(c, "{s:s, s:s}", "type", "leave", "room",
+				      room),
+			 0);
+	m = ws_expect_type(c, "left", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(m, "room"), room);
+	json_decref(m);
+}
+
+/* A guest nick in cluster mode: "guest-" and 12 hex digits. */
+static void
+expect_guest_nick(const char *nick)
+{
+	bool ok = strlen(nick) == 18 && !strncmp(nick, "guest-", 6);
+
+	for (size_t i = 6; ok && i < 18; i++)
+		ok = isxdigit((unsigned char)nick[i]);
+	if (!ok)
+		fail_msg("guest nick \"%s\" is not guest- and 12 hex digits",
+			 nick);
+}
+
+/*
+ * Connects to node i and checks the greeting, strictly in order: welcome
+ * (lobby, a cluster guest nick, copied to nick), joined lobby (into
+ * *joined, caller decrefs) and history lobby.
+ */
+static struct ws_client *
+connect_joined(struct cluster *cl, int i, char *nick, json_t **joined)
+{
+	struct ws_client *c = ws_connect(cl->node[i].port);
+	json_t *w;
+
+	if (!c)
+		fail_msg("could not connect to node %d", i);
+	w = ws_expect_type(c, "welcome", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(w, "room"), "lobby");
+	snprintf(nick, CHAT_NICK_MAX + 1, "%s", jstr(w, "nick"));
+	json_decref(w);
+	expect_guest_nick(nick);
+	*joined = ws_expect_type(c, "joined", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(*joined, "room"), "lobby");
+	w = ws_expect_type(c, "history", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(w, "room"), "lobby");
+	json_decref(w);
+	return c;
+}
+
+/* joined lists exactly nicks[0..n) (any order) and counts n. */
+static void
+expect_members(const json_t *joined, const char *const *nicks, size_t n)
+{
+	json_t *members = jarr(joined, "members");
+	bool ok = json_array_size(members) == n &&
+		  jint(joined, "count") == (json_int_t)n;
+	char want[512] = "";
+
+	for (size_t i = 0; i < n; i++) {
+		ok = ok && json_array_has_string(members, nicks[i]);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+			 "%s%s", i ? ", " : "", nicks[i]);
+	}
+	if (!ok)
+		fail_msg("expected members [%s] and count %zu, got %s", want,
+			 n, json_brief(joined));
+}
+
+/* c (re-)joins room, and its joined lists exactly nicks[0..n). */
+static void
+expect_room_members(struct ws_client *c, const char *room,
+		    const char *const *nicks, size_t n)
+{
+	json_t *joined;
+
+	json_decref(chat_join_ex(c, room, NULL, -1, &joined));
+	expect_members(joined, nicks, n);
+	json_decref(joined);
+}
+
+/*
+ * The next frames of c are presence `event` for nick (old: NULL for none)
+ * in each of rooms[0..n), once each, in any order, all before deadline
+ * (monotonic ms).
+ */
+static void
+expect_presence_in(struct ws_client *c, const char *event, const char *nick,
+		   const char *old, const char *const *rooms, size_t n,
+		   long long deadline)
+{
+	bool got[8] = { false };
+
+	assert_true(n <= 8);
+	for (size_t k = 0; k < n; k++) {
+		long long left = deadline - monotonic_ms();
+		json_t *p = ws_recv_json(c, left > 0 ? (int)left : 0);
+		size_t i = n;
+
+		if (!p)
+			fail_msg("presence %s of %s: %zu of %zu rooms in time",
+				 event, nick, k, n);
+		if (!strcmp(jstr(p, "type"), "presence") &&
+		    !strcmp(jstr(p, "event"), event) &&
+		    !strcmp(jstr(p, "nick"), nick) &&
+		    (old ? jstr_opt(p, "old") && !strcmp(jstr(p, "old"), old)
+			 : !json_object_get(p, "old")))
+			for (i = 0; i < n; i++)
+				if (!got[i] && !strcmp(jstr(p, "room"),
+						       rooms[i]))
+					break;
+		if (i == n) {
+			char buf[1200];
+
+			snprintf(buf, sizeof(buf), "%s", json_brief(p));
+			json_decref(p);
+			fail_msg("expected presence %s of %s (old %s), got %s",
+				 event, nick, old ? old : "none", buf);
+		}
+		got[i] = true;
+		json_decref(p);
+	}
+}
+
+/* The next frame of c is typing in room by nick. */
+static void
+expect_typing(struct ws_client *c, const char *room, const char *nick)
+{
+	json_t *t = ws_expect_type(c, "typing", CHAT_TIMEOUT_MS, WS_STRICT);
+
+	assert_string_equal(jstr(t, "room"), room);
+	assert_string_equal(jstr(t, "nick"), nick);
+	json_decref(t);
+}
+
+/*
+ * from (nick) sends text to room; the next frame of every client in
+ * to[0..n) (the sender among them) is that message. A presence or typing
+ * event published before it has reached every instance of to[] then.
+ */
+static void
+say_strict(struct ws_client *from, const char *nick, const char *room,
+	   const char *text, struct ws_client *const *to, size_t n)
+{
+	chat_say(from, room, text, NULL);
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = ws_recv_json(to[i], CHAT_TIMEOUT_MS);
+		char buf[1200];
+
+		if (m && !strcmp(jstr(m, "type"), "message") &&
+		    !strcmp(jstr(m, "room"), room) &&
+		    !strcmp(jstr(m, "nick"), nick) &&
+		    !strcmp(jstr(m, "text"), text)) {
+			chat_check_msg(m);
+			json_decref(m);
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%s", json_brief(m));
+		json_decref(m);
+		fail_msg("client %zu of %zu: expected \"%s\" from %s in %s, "
+			 "got %s", i, n, text, nick, room, buf);
+	}
+}
+
+/*
+ * A client on a, then one on b, whose joined lists both; a hears of b.
+ * Redis runs an instance's scripts in the order its one command
+ * connection sent them, and publishes to every subscriber at once: when
+ * a's message has come back to it, a's join (sent before it) already
+ * waits on b's subscription, ahead of b's new client. Later arrivals are
+ * seen by a client on each instance before the next step.
+ */
+static void
+connect_pair(struct cluster *cl, struct ws_client **a, char *na,
+	     struct ws_client **b, char *nb)
+{
+	json_t *joined;
+
+	*a = connect_joined(cl, 0, na, &joined);
+	expect_members(joined, (const char *const[]){ na }, 1);
+	json_decref(joined);
+	chat_roundtrip(*a, NULL);
+	*b = connect_joined(cl, 1, nb, &joined);
+	expect_members(joined, (const char *const[]){ na, nb }, 2);
+	json_decref(joined);
+	chat_expect_presence(*a, "lobby", "join", nb, NULL);
+}
+
+static void
+expect_quiet_all(struct ws_client *const *cs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		chat_expect_quiet(cs[i], i ? 50 : CLUSTER_QUIET_MS);
+}
+
+CLUSTER_TEST(test_cluster_joined_lists_and_counts_every_instance)
+{
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	char n2[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b, *a2;
+	json_t *joined;
+
+	connect_pair(cl, &a, na, &b, nb);
+	/* A second client on a: members of both instances, and the
+	 * presence join reaches both. */
+	a2 = connect_joined(cl, 0, n2, &joined);
+	expect_members(joined, (const char *const[]){ na, nb, n2 }, 3);
+	json_decref(joined);
+	chat_expect_presence(a, "lobby", "join", n2, NULL);
+	chat_expect_presence(b, "lobby", "join", n2, NULL);
+	expect_room_members(b, "lobby", (const char *const[]){ na, nb, n2 },
+			    3);
+
+	/* A room whose only member is on b, joined later from a. b's
+	 * message in the lobby follows its join in the channel. */
+	json_decref(chat_join(b, "pr"));
+	{
+		struct ws_client *all[] = { b, a, a2 };
+
+		say_strict(b, nb, "lobby", "joined pr", all, 3);
+	}
+	json_decref(chat_join_ex(a2, "pr", NULL, -1, &joined));
+	expect_members(joined, (const char *const[]){ nb, n2 }, 2);
+	json_decref(joined);
+	chat_expect_presence(b, "pr", "join", n2, NULL);
+	expect_room_members(b, "pr", (const char *const[]){ nb, n2 }, 2);
+	{
+		struct ws_client *all[] = { a, b, a2 };
+
+		expect_quiet_all(all, 3);
+	}
+	ws_close(a2);
+	ws_close(b);
+	ws_close(a);
+}
+
+CLUSTER_TEST(test_cluster_presence_join_and_leave_cross_instances)
+{
+	static const char *const rooms[] = { "lobby", "pp" };
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b;
+
+	connect_pair(cl, &a, na, &b, nb);
+	json_decref(chat_join(a, "pp"));
+	{
+		struct ws_client *both[] = { a, b };
+
+		say_strict(a, na, "lobby", "joined pp", both, 2);
+	}
+	json_decref(chat_join(b, "pp"));
+	chat_expect_presence(a, "pp", "join", nb, NULL);
+	/* leave requests, each way */
+	leave(a, "pp");
+	chat_expect_presence(b, "pp", "leave", na, NULL);
+	json_decref(chat_join(a, "pp"));
+	chat_expect_presence(b, "pp", "join", na, NULL);
+	leave(b, "pp");
+	chat_expect_presence(a, "pp", "leave", nb, NULL);
+	json_decref(chat_join(b, "pp"));
+	chat_expect_presence(a, "pp", "join", nb, NULL);
+	expect_room_members(b, "pp", (const char *const[]){ na, nb }, 2);
+
+	/* A dropped connection (no close frame) leaves every room. */
+	ws_free(b);
+	expect_presence_in(a, "leave", nb, NULL, rooms, 2,
+			   monotonic_ms() + CHAT_TIMEOUT_MS);
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+	expect_room_members(a, "pp", (const char *const[]){ na }, 1);
+	expect_room_members(a, "lobby", (const char *const[]){ na }, 1);
+	ws_close(a);
+}
+
+CLUSTER_TEST(test_cluster_nick_change_and_typing_cross_instances)
+{
+	static const char *const rooms[] = { "lobby", "ty" };
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b;
+	json_t *req, *joined;
+
+	connect_pair(cl, &a, na, &b, nb);
+	json_decref(chat_join(b, "ty"));
+	{
+		struct ws_client *both[] = { b, a };
+
+		say_strict(b, nb, "lobby", "joined ty", both, 2);
+	}
+	json_decref(chat_join(a, "ty"));
+	chat_expect_presence(b, "ty", "join", na, NULL);
+
+	/* A nick request: every room of the renamed, on both instances. */
+	send_nick(a, "Alice", NULL);
+	expect_presence_in(a, "nick", "Alice", na, rooms, 2,
+			   monotonic_ms() + CHAT_TIMEOUT_MS);
+	expect_presence_in(b, "nick", "Alice", na, rooms, 2,
+			   monotonic_ms() + CHAT_TIMEOUT_MS);
+	/* A join with a nick: renamed in its rooms first, then joined. */
+	req = json_pack("{s:s, s:s, s:s}", "type", "join", "room", "jn",
+			"nick", "Bob");
+	assert_int_equal(ws_send_json(b, req), 0);
+	json_decref(req);
+	expect_presence_in(b, "nick", "Bob", nb, rooms, 2,
+			   monotonic_ms() + CHAT_TIMEOUT_MS);
+	joined = ws_expect_type(b, "joined", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(joined, "room"), "jn");
+	expect_members(joined, (const char *const[]){ "Bob" }, 1);
+	json_decref(joined);
+	json_decref(ws_expect_type(b, "history", CHAT_TIMEOUT_MS, WS_STRICT));
+	expect_presence_in(a, "nick", "Bob", nb, rooms, 2,
+			   monotonic_ms() + CHAT_TIMEOUT_MS);
+	expect_room_members(a, "ty", (const char *const[]){ "Alice", "Bob" },
+			    2);
+
+	/* Typing crosses too, and never comes back to the typist: its next
+	 * frame is its own message. */
+	send_typing(a, "ty");
+	expect_typing(b, "ty", "Alice");
+	{
+		struct ws_client *both[] = { a, b };
+
+		say_strict(a, "Alice", "ty", "typed", both, 2);
+	}
+	send_typing(b, "lobby");
+	expect_typing(a, "lobby", "Bob");
+	{
+		struct ws_client *both[] = { b, a };
+
+		say_strict(b, "Bob", "lobby", "typed too", both, 2);
+	}
+	/* Not to a room a is not in. */
+	send_typing(b, "jn");
+	chat_roundtrip(b, "jn");
+	{
+		struct ws_client *both[] = { a, b };
+
+		expect_quiet_all(both, 2);
+	}
+	ws_close(b);
+	ws_close(a);
+}
+
+CLUSTER_TEST(test_cluster_nick_is_unique_across_instances)
+{
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	char upper[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b;
+	json_t *req;
+
+	connect_pair(cl, &a, na, &b, nb);
+	/* a's guest nick, in any letter case. */
+	for (size_t i = 0; i <= strlen(na); i++)
+		upper[i] = (char)toupper((unsigned char)na[i]);
+	send_nick(b, na, "g1");
+	chat_expect_error(b, "nick_taken", "g1");
+	send_nick(b, upper, "g2");
+	chat_expect_error(b, "nick_taken", "g2");
+
+	send_nick(a, "Carol", NULL);
+	chat_expect_presence(a, "lobby", "nick", "Carol", na);
+	chat_expect_presence(b, "lobby", "nick", "Carol", na);
+	send_nick(b, "Carol", "n1");
+	chat_expect_error(b, "nick_taken", "n1");
+	send_nick(b, "carol", "n2");
+	chat_expect_error(b, "nick_taken", "n2");
+	send_nick(b, "CAROL", "n3");
+	chat_expect_error(b, "nick_taken", "n3");
+	/* A join with a taken nick changes nothing. */
+	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "join", "room", "jt",
+			"nick", "cAROL", "cid", "j1");
+	assert_int_equal(ws_send_json(b, req), 0);
+	json_decref(req);
+	chat_expect_error(b, "nick_taken", "j1");
+	chat_say(b, "jt", "am I in?", "j2");
+	chat_expect_error(b, "not_in_room", "j2");
+	{
+		struct ws_client *both[] = { b, a };
+
+		say_strict(b, nb, "lobby", "still me", both, 2);
+	}
+	/* The holder may change the letter case of its own nick. */
+	send_nick(a, "CAROL", NULL);
+	chat_expect_presence(a, "lobby", "nick", "CAROL", "Carol");
+	chat_expect_presence(b, "lobby", "nick", "CAROL", "Carol");
+
+	/* Freed by a nick change: b takes it. */
+	send_nick(a, "Dave", NULL);
+	chat_expect_presence(a, "lobby", "nick", "Dave", "CAROL");
+	chat_expect_presence(b, "lobby", "nick", "Dave", "CAROL");
+	send_nick(b, "carol", "n4");
+	chat_expect_presence(b, "lobby", "nick", "carol", nb);
+	chat_expect_presence(a, "lobby", "nick", "carol", nb);
+	send_nick(a, "Carol", "n5");
+	chat_expect_error(a, "nick_taken", "n5");
+	/* Freed by a disconnect: a takes it back. */
+	ws_close(b);
+	chat_expect_presence(a, "lobby", "leave", "carol", NULL);
+	send_nick(a, "Carol", "n6");
+	chat_expect_presence(a, "lobby", "nick", "Carol", "Dave");
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+	ws_close(a);
+}
+
+/* What one racer saw of a round, up to its own answer. */
+struct claim {
+	bool won, lost;
+	bool saw_other; /* the other's presence nick */
+};
+
+/*
+ * Reads c's frames up to the answer to its request (cid) for want: its
+ * own presence nick (won) or nick_taken (lost). The only other frame
+ * allowed before it is the other racer's presence nick, other_want for
+ * other_old.
+ */
+static void
+read_claim(struct ws_client *c, const char *want, const char *old,
+	   const char *cid, const char *other_want, const char *other_old,
+	   struct claim *out)
+{
+	*out = (struct claim){ false };
+	while (!out->won && !out->lost) {
+		json_t *f = ws_recv_json(c, CHAT_TIMEOUT_MS);
+		const char *type;
+		bool nick_event;
+
+		if (!f)
+			fail_msg("no answer to nick request %s", cid);
+		type = jstr(f, "type");
+		nick_event = !strcmp(type, "presence") &&
+			     !strcmp(jstr(f, "event"), "nick") &&
+			     !strcmp(jstr(f, "room"), "lobby") &&
+			     jstr_opt(f, "old");
+		if (!strcmp(type, "error") &&
+		    !strcmp(jstr(f, "code"), "nick_taken") &&
+		    jstr_opt(f, "cid") && !strcmp(jstr(f, "cid"), cid)) {
+			out->lost = true;
+		} else if (nick_event && !strcmp(jstr(f, "nick"), want) &&
+			   !strcmp(jstr(f, "old"), old)) {
+			out->won = true;
+		} else if (nick_event && !out->saw_other &&
+			   !strcmp(jstr(f, "nick"), other_want) &&
+			   !strcmp(jstr(f, "old"), other_old)) {
+			out->saw_other = true;
+		} else {
+			char buf[1200];
+
+			snprintf(buf, sizeof(buf), "%s", json_brief(f));
+			json_decref(f);
+			fail_msg("racing for %s (%s): unexpected %s", want, cid,
+				 buf);
+		}
+		json_decref(f);
+	}
+}
+
+#define RACE_ROUNDS 6
+
+CLUSTER_TEST(test_cluster_two_instances_racing_for_a_nick_one_wins)
+{
+	char nick[2][CHAT_NICK_MAX + 1];
+	struct ws_client *c[2];
+
+	connect_pair(cl, &c[0], nick[0], &c[1], nick[1]);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		char want[2][CHAT_NICK_MAX + 1], cid[2][16];
+		struct claim got[2];
+		int first = round % 2, w;
+
+		/* Odd rounds: the same nick in another letter case. */
+		snprintf(want[0], sizeof(want[0]), "Racer%d", round);
+		snprintf(want[1], sizeof(want[1]), round % 2 ? "RACER%d"
+							      : "Racer%d",
+			 round);
+		for (int k = 0; k < 2; k++) {
+			int i = first ^ k;
+
+			snprintf(cid[i], sizeof(cid[i]), "r%d-%c", round,
+				 "ab"[i]);
+			send_nick(c[i], want[i], cid[i]);
+		}
+		for (int i = 0; i < 2; i++)
+			read_claim(c[i], want[i], nick[i], cid[i], want[!i],
+				   nick[!i], &got[i]);
+		if (got[0].won == got[1].won)
+			fail_msg("round %d: %s for %s on a and %s on b", round,
+				 got[0].won ? "won" : "lost", want[0],
+				 got[1].won ? "won" : "lost");
+		w = got[1].won;
+		if (got[w].saw_other)
+			fail_msg("round %d: the winner on %c saw the loser "
+				 "renamed", round, "ab"[w]);
+		if (!got[!w].saw_other)
+			chat_expect_presence(c[!w], "lobby", "nick", want[w],
+					     nick[w]);
+		snprintf(nick[w], sizeof(nick[w]), "%s", want[w]);
+	}
+	expect_quiet_all(c, 2);
+	ws_close(c[1]);
+	ws_close(c[0]);
+}
+
+CLUSTER_TEST(test_cluster_nick_change_while_redis_down_is_unavailable)
+{
+	char na[CHAT_NICK_MAX + 1];
+	struct ws_client *a;
+	json_t *joined, *req;
+
+	a = connect_joined(cl, 0, na, &joined);
+	json_decref(joined);
+	assert_int_equal(redis_fixture_stop(&cl->redis), 0);
+	assert_int_equal(wait_down(&cl->node[0]), 0);
+	send_nick(a, "Dora", "d1");
+	chat_expect_error(a, "unavailable", "d1");
+	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "join", "room", "jd",
+			"nick", "Dora", "cid", "d2");
+	assert_int_equal(ws_send_json(a, req), 0);
+	json_decref(req);
+	chat_expect_error(a, "unavailable", "d2");
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+
+	/* Back: neither the nick nor the join had happened. */
+	assert_int_equal(redis_fixture_restart(&cl->redis), 0);
+	assert_int_equal(wait_up(&cl->node[0]), 0);
+	send_nick(a, "Dora", "d3");
+	chat_expect_presence(a, "lobby", "nick", "Dora", na);
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+	ws_close(a);
+}
+
+/*
+ * b's client takes nick "victim" and joins r beside a's client; a's
+ * client has seen both.
+ */
+static void
+victim_in_r(struct ws_client *a, struct ws_client *b, const char *nb)
+{
+	send_nick(b, "victim", NULL);
+	chat_expect_presence(b, "lobby", "nick", "victim", nb);
+	chat_expect_presence(a, "lobby", "nick", "victim", nb);
+	json_decref(chat_join(a, "r"));
+	json_decref(chat_join(b, "r"));
+	chat_expect_presence(a, "r", "join", "victim", NULL);
+}
+
+CLUSTER_TEST(test_cluster_killed_instance_members_leave_and_nick_is_freed)
+{
+	static const char *const rooms[] = { "lobby", "r" };
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	char n2[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b, *a2;
+	json_t *joined;
+	long long killed;
+
+	connect_pair(cl, &a, na, &b, nb);
+	victim_in_r(a, b, nb);
+	killed = monotonic_ms();
+	chatd_kill(&cl->node[1]);
+	ws_free(b);
+	expect_presence_in(a, "leave", "victim", NULL, rooms, 2,
+			   killed + PURGE_MS);
+	expect_room_members(a, "r", (const char *const[]){ na }, 1);
+
+	/* Its nick is free: a new client on a takes it. */
+	a2 = connect_joined(cl, 0, n2, &joined);
+	expect_members(joined, (const char *const[]){ na, n2 }, 2);
+	json_decref(joined);
+	chat_expect_presence(a, "lobby", "join", n2, NULL);
+	send_nick(a2, "victim", "v1");
+	chat_expect_presence(a2, "lobby", "nick", "victim", n2);
+	chat_expect_presence(a, "lobby", "nick", "victim", n2);
+	{
+		struct ws_client *both[] = { a, a2 };
+
+		expect_quiet_all(both, 2);
+	}
+	ws_close(a2);
+	ws_close(a);
+}
+
+/* A restarted instance says who is on it afresh as soon as it is back,
+ * which drops its old members long before they could be purged. */
+#define RESTART_LEAVE_MS 6000
+
+CLUSTER_TEST(test_cluster_restarted_instance_drops_its_old_members)
+{
+	static const char *const rooms[] = { "lobby", "r" };
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	char n2[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *b, *b2;
+	json_t *joined;
+	long long killed;
+
+	connect_pair(cl, &a, na, &b, nb);
+	victim_in_r(a, b, nb);
+	killed = monotonic_ms();
+	chatd_kill(&cl->node[1]);
+	ws_free(b);
+	assert_int_equal(node_start(cl, 1), 0); /* "b" again */
+	expect_presence_in(a, "leave", "victim", NULL, rooms, 2,
+			   killed + RESTART_LEAVE_MS);
+	assert_int_equal(wait_up(&cl->node[1]), 0);
+
+	/* The new b knows a's client, and "victim" is free on it. */
+	b2 = connect_joined(cl, 1, n2, &joined);
+	expect_members(joined, (const char *const[]){ na, n2 }, 2);
+	json_decref(joined);
+	chat_expect_presence(a, "lobby", "join", n2, NULL);
+	send_nick(b2, "victim", "v1");
+	chat_expect_presence(b2, "lobby", "nick", "victim", n2);
+	chat_expect_presence(a, "lobby", "nick", "victim", n2);
+	{
+		struct ws_client *both[] = { a, b2 };
+
+		expect_quiet_all(both, 2);
+	}
+	ws_close(b2);
+	ws_close(a);
+}
+
+/* ---- token auth: one person on several instances ----------------------- */
+
+#define SECRET "cluster-secret-0123456789abcdef-xyz"
+
+/* Restarts b and starts c with --jwt-secret-file (a file in the Redis
+ * fixture's temp dir, removed with it); a keeps taking guests. */
+static void
+token_nodes(struct cluster *cl)
+{
+	char path[300], arg[320];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/jwt.secret", cl->redis.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", SECRET);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(arg, sizeof(arg), "--jwt-secret-file=%s", path);
+	assert_int_equal(chatd_stop(&cl->node[1]), 0);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(node_start_with(cl, i, arg), 0);
+		assert_int_equal(wait_up(&cl->node[i]), 0);
+	}
+}
+
+/* Connects to node i with a token for sub and checks the greeting like
+ * connect_joined (the nick is sub). */
+static struct ws_client *
+connect_token(struct cluster *cl, int i, const char *sub, json_t **joined)
+{
+	char payload[256], path[1024];
+	char *tok;
+	struct ws_connect_opts o = { .path = path };
+	struct ws_client *c;
+	json_t *w;
+
+	snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}", sub,
+		 mint_now() + 3600);
+	tok = mint_hs256(payload, SECRET, strlen(SECRET));
+	assert_non_null(tok);
+	snprintf(path, sizeof(path), "/chat?token=%s", tok);
+	free(tok);
+	c = ws_connect_opts(cl->node[i].port, &o);
+	if (!c)
+		fail_msg("could not connect to node %d as %s", i, sub);
+	w = ws_expect_type(c, "welcome", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(w, "nick"), sub);
+	assert_string_equal(jstr(w, "room"), "lobby");
+	json_decref(w);
+	*joined = ws_expect_type(c, "joined", CHAT_TIMEOUT_MS, WS_STRICT);
+	assert_string_equal(jstr(*joined, "room"), "lobby");
+	w = ws_expect_type(c, "history", CHAT_TIMEOUT_MS, WS_STRICT);
+	json_decref(w);
+	return c;
+}
+
+/*
+ * Two connections of one sub on two instances are one person, as on one
+ * server: listed and counted once, and the other instances hear of a join
+ * when the first comes in and of a leave when the last goes. (What the
+ * second one's own instance tells its neighbours is the next test's.)
+ */
+CLUSTER_TEST(test_cluster_one_person_on_two_instances_counts_once)
+{
+	char na[CHAT_NICK_MAX + 1];
+	struct ws_client *a, *tab1, *tab2;
+	json_t *joined;
+
+	token_nodes(cl);
+	a = connect_joined(cl, 0, na, &joined);
+	json_decref(joined);
+	chat_roundtrip(a, NULL);
+	tab1 = connect_token(cl, 1, "Tab", &joined);
+	expect_members(joined, (const char *const[]){ na, "Tab" }, 2);
+	json_decref(joined);
+	chat_expect_presence(a, "lobby", "join", "Tab", NULL);
+	chat_roundtrip(tab1, NULL);
+	json_decref(chat_expect_msg(a, "lobby", "Tab", NULL, NULL));
+
+	/* The second tab, on c: nobody new. */
+	tab2 = connect_token(cl, 2, "Tab", &joined);
+	expect_members(joined, (const char *const[]){ na, "Tab" }, 2);
+	json_decref(joined);
+	{
+		struct ws_client *all[] = { tab2, a, tab1 };
+
+		say_strict(tab2, "Tab", "lobby", "two tabs", all, 3);
+	}
+	expect_room_members(a, "lobby", (const char *const[]){ na, "Tab" }, 2);
+	expect_room_members(tab1, "lobby", (const char *const[]){ na, "Tab" },
+			    2);
+	send_nick(a, "tAB", "t1");
+	chat_expect_error(a, "nick_taken", "t1");
+
+	/* One tab gone: still there. */
+	ws_close(tab2);
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+	{
+		struct ws_client *both[] = { tab1, a };
+
+		say_strict(tab1, "Tab", "lobby", "one tab left", both, 2);
+	}
+	expect_room_members(a, "lobby", (const char *const[]){ na, "Tab" }, 2);
+	/* The last one gone: it leaves. */
+	ws_close(tab1);
+	chat_expect_presence(a, "lobby", "leave", "Tab", NULL);
+	expect_room_members(a, "lobby", (const char *const[]){ na }, 1);
+	chat_expect_quiet(a, CLUSTER_QUIET_MS);
+	ws_close(a);
+}
+
 int
 main(void)
 {
@@ -552,6 +1325,15 @@ main(void)
 		T(test_cluster_two_senders_one_order_exactly_once),
 		T(test_cluster_history_is_the_same_through_any_instance),
 		T(test_cluster_redis_down_then_back_empty),
+		T(test_cluster_joined_lists_and_counts_every_instance),
+		T(test_cluster_presence_join_and_leave_cross_instances),
+		T(test_cluster_nick_change_and_typing_cross_instances),
+		T(test_cluster_nick_is_unique_across_instances),
+		T(test_cluster_two_instances_racing_for_a_nick_one_wins),
+		T(test_cluster_nick_change_while_redis_down_is_unavailable),
+		T(test_cluster_killed_instance_members_leave_and_nick_is_freed),
+		T(test_cluster_restarted_instance_drops_its_old_members),
+		T(test_cluster_one_person_on_two_instances_counts_once),
 #undef T
 	};
 
