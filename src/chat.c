@@ -328,7 +328,9 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 		send_history_after(s, r, since);
 	else
 		send_history_before(s, r, 0, c->cfg->history);
-	if (first && r->nmembers <= CHAT_ROOM_LIST_MAX) {
+	/* The person may be here already through another instance. */
+	if (first && r->nmembers <= CHAT_ROOM_LIST_MAX &&
+	    !(c->cluster && cluster_room_has_nick(c->cluster, r->name, s->nick))) {
 		json_presence(&c->out, r->name, "join", s->nick, NULL);
 		broadcast_out(c, r, s);
 	}
@@ -353,7 +355,8 @@ leave_room(struct session *s, struct room *r, bool tell_leaver)
 		json_left(&c->out, r->name);
 		send_out(s);
 	}
-	if (last && r->nmembers < CHAT_ROOM_LIST_MAX) {
+	if (last && r->nmembers < CHAT_ROOM_LIST_MAX &&
+	    !(c->cluster && cluster_room_has_nick(c->cluster, r->name, s->nick))) {
 		json_presence(&c->out, r->name, "leave", s->nick, NULL);
 		broadcast_out(c, r, NULL);
 	}
@@ -1078,10 +1081,21 @@ chat_token_nick_is_free(const struct chat *c, const char *sub)
 {
 	const struct session *holder = nicks_holder(&c->nicks, sub);
 
+	if (c->cluster && cluster_nick_held_elsewhere(c->cluster, sub))
+		return false;
 	/* The same sub is the same person (another tab); a sub that differs
 	 * only in letter case is someone else, and nicks are compared
 	 * case-insensitively. */
 	return !holder || (holder->claims && !strcmp(holder->nick, sub));
+}
+
+void
+chat_nick_refused(struct chat *c, uint64_t session_id)
+{
+	struct session *s = session_by_id(c, session_id);
+
+	if (s && !s->closing)
+		session_close(s, CHAT_CLOSE_POLICY, "nick in use elsewhere");
 }
 
 static int

@@ -175,6 +175,13 @@ void chat_remote_typing(struct chat *c, const char *room, const char *nick);
 bool chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
 		       int result);
 
+/*
+ * Cluster mode: Redis refused the token nick session_id was admitted with
+ * (someone on another instance had it first, unseen here): the session
+ * is closed with 1008, as two people may not share a nick.
+ */
+void chat_nick_refused(struct chat *c, uint64_t session_id);
+
 /* Cluster mode: tells the cluster every session and room here again. */
 void chat_cluster_reannounce(struct chat *c);
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,10 +60,19 @@ struct held {
 	char frame[];
 };
 
+/*
+ * A session as the scripts name it: this process's random boot tag and
+ * the session's id, so that an instance restarted under the same
+ * --instance-id (whose ids start again from 1) never names a session of
+ * its previous life.
+ */
+#define SID_MAX 40
+
 /* A member of the room on another instance, as its events told. */
 struct rmember {
-	uint64_t sid;
 	bool stale; /* its instance is re-announcing its members */
+	bool token; /* a token's sub: its other tabs are the same person */
+	char sid[SID_MAX];
 	char inst[CLUSTER_INSTANCE_MAX + 1];
 	char nick[NAME_NICK_MAX + 1];
 };
@@ -92,6 +102,7 @@ struct cluster {
 	char epoch[64];        /* the epoch Redis had when last seen */
 	char instance[CLUSTER_INSTANCE_MAX + 1]; /* --instance-id, or
 						  * host name and pid */
+	char boot[17]; /* this process's tag in session names (SID_MAX) */
 	ev_timer heartbeat;
 	struct cluster_stats stats;
 };
@@ -268,10 +279,10 @@ offer(struct cl_room *r, const char *frame, size_t len, uint64_t id,
 /* ---- the other instances' members ---- */
 
 static struct rmember *
-rm_find(struct cl_room *r, const char *inst, uint64_t sid)
+rm_find(struct cl_room *r, const char *inst, const char *sid)
 {
 	for (unsigned i = 0; i < r->nrm; i++)
-		if (r->rm[i].sid == sid && !strcmp(r->rm[i].inst, inst))
+		if (!strcmp(r->rm[i].sid, sid) && !strcmp(r->rm[i].inst, inst))
 			return &r->rm[i];
 	return NULL;
 }
@@ -297,8 +308,8 @@ announce(struct cluster *cl, struct cl_room *r, const char *event,
 }
 
 static void
-rm_join(struct cluster *cl, struct cl_room *r, const char *inst, uint64_t sid,
-	const char *nick)
+rm_join(struct cluster *cl, struct cl_room *r, const char *inst,
+	const char *sid, const char *nick, bool token)
 {
 	struct rmember *m = rm_find(r, inst, sid);
 	bool present;
@@ -328,7 +339,8 @@ rm_join(struct cluster *cl, struct cl_room *r, const char *inst, uint64_t sid,
 	}
 	present = nick_present(cl, r, nick);
 	m = &r->rm[r->nrm++];
-	*m = (struct rmember){ .sid = sid };
+	*m = (struct rmember){ .token = token };
+	snprintf(m->sid, sizeof(m->sid), "%s", sid);
 	snprintf(m->inst, sizeof(m->inst), "%s", inst);
 	snprintf(m->nick, sizeof(m->nick), "%s", nick);
 	if (!present)
@@ -351,7 +363,7 @@ rm_remove_at(struct cluster *cl, struct cl_room *r, unsigned i)
 
 static void
 rm_leave(struct cluster *cl, struct cl_room *r, const char *inst,
-	 uint64_t sid)
+	 const char *sid)
 {
 	struct rmember *m = rm_find(r, inst, sid);
 
@@ -401,10 +413,11 @@ on_presence_event(struct cluster *cl, json_t *o)
 {
 	const char *x = json_string_value(json_object_get(o, "x"));
 	const char *inst = json_string_value(json_object_get(o, "inst"));
-	const char *sid_s = json_string_value(json_object_get(o, "sid"));
+	const char *sid = json_string_value(json_object_get(o, "sid"));
 	const char *room = json_string_value(json_object_get(o, "room"));
 	const char *nick = json_string_value(json_object_get(o, "nick"));
-	uint64_t sid = sid_s ? strtoull(sid_s, NULL, 10) : 0;
+	const char *tok = json_string_value(json_object_get(o, "tok"));
+	bool token = tok && !strcmp(tok, "1");
 	struct cl_room *r;
 
 	if (!x || !inst)
@@ -437,16 +450,16 @@ on_presence_event(struct cluster *cl, json_t *o)
 		json_array_foreach(rooms, i, v) {
 			const char *name = json_string_value(v);
 
-			r = name ? dict_get(&cl->rooms, name) : NULL;
+			r = name && sid ? dict_get(&cl->rooms, name) : NULL;
 			if (r && rm_find(r, inst, sid))
-				rm_join(cl, r, inst, sid, nick);
+				rm_join(cl, r, inst, sid, nick, token);
 		}
-	} else if (room && name_is_valid(room, NAME_ROOM_MAX) && sid_s) {
+	} else if (room && name_is_valid(room, NAME_ROOM_MAX) && sid) {
 		if (!strcmp(x, "join") && nick &&
 		    name_is_valid(nick, NAME_NICK_MAX)) {
 			r = get_room(cl, room);
 			if (r)
-				rm_join(cl, r, inst, sid, nick);
+				rm_join(cl, r, inst, sid, nick, token);
 		} else if (!strcmp(x, "leave")) {
 			r = dict_get(&cl->rooms, room);
 			if (r)
@@ -470,22 +483,28 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 		r->rm[i].stale = true;
 	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
 		redisReply *k = reply->element[i], *v = reply->element[i + 1];
-		char inst[CLUSTER_INSTANCE_MAX + 1];
-		const char *us;
-		size_t n;
+		char inst[CLUSTER_INSTANCE_MAX + 1], nick[NAME_NICK_MAX + 1];
+		const char *us, *vs;
+		size_t n, vn;
 
 		if (k->type != REDIS_REPLY_STRING ||
 		    v->type != REDIS_REPLY_STRING)
 			continue;
+		/* key "inst\x1fsid", value "nick\x1ftoken" */
 		us = memchr(k->str, '\x1f', k->len);
+		vs = memchr(v->str, '\x1f', v->len);
 		n = us ? (size_t)(us - k->str) : 0;
-		if (!n || n > CLUSTER_INSTANCE_MAX ||
-		    !name_is_valid(v->str, NAME_NICK_MAX))
+		vn = vs ? (size_t)(vs - v->str) : 0;
+		if (!n || n > CLUSTER_INSTANCE_MAX || !vn ||
+		    vn > NAME_NICK_MAX || strlen(us + 1) >= SID_MAX)
 			continue;
 		memcpy(inst, k->str, n);
 		inst[n] = 0;
-		if (strcmp(inst, cl->instance))
-			rm_join(cl, r, inst, strtoull(us + 1, NULL, 10), v->str);
+		memcpy(nick, v->str, vn);
+		nick[vn] = 0;
+		if (strcmp(inst, cl->instance) &&
+		    name_is_valid(nick, NAME_NICK_MAX))
+			rm_join(cl, r, inst, us + 1, nick, !strcmp(vs + 1, "1"));
 	}
 	for (unsigned i = r->nrm; i-- > 0;)
 		if (r->rm[i].stale)
@@ -522,6 +541,48 @@ cluster_foreach_member(const struct cluster *cl, const char *room,
 	}
 	dict_fini(&seen_set);
 	return n;
+}
+
+bool
+cluster_room_has_nick(const struct cluster *cl, const char *room,
+		      const char *nick)
+{
+	const struct cl_room *r = dict_get(&cl->rooms, room);
+
+	for (unsigned i = 0; r && i < r->nrm; i++)
+		if (!strcasecmp(r->rm[i].nick, nick))
+			return true;
+	return false;
+}
+
+struct nick_walk {
+	const char *nick;
+	bool held;
+};
+
+static void
+walk_nick(const char *name, void *value, void *ud)
+{
+	const struct cl_room *r = value;
+	struct nick_walk *w = ud;
+
+	(void)name;
+	for (unsigned i = 0; i < r->nrm && !w->held; i++)
+		if (!strcasecmp(r->rm[i].nick, w->nick) &&
+		    (!r->rm[i].token || strcmp(r->rm[i].nick, w->nick)))
+			w->held = true;
+}
+
+/* What this instance knows: the members of every room it has heard of.
+ * A session in no room is not seen here; Redis then refuses the
+ * registration (cluster_session_started), and the session is closed. */
+bool
+cluster_nick_held_elsewhere(const struct cluster *cl, const char *nick)
+{
+	struct nick_walk w = { nick, false };
+
+	dict_foreach(&cl->rooms, walk_nick, &w);
+	return w.held;
 }
 
 /* ---- this instance's presence, told to the others ---- */
@@ -564,9 +625,9 @@ run_script(struct cluster *cl, const char *script, redis_link_reply_fn cb,
 /* A session's names for the scripts: its id, its nick folded, who owns
  * the nick (the session, or a token's sub, whose tabs share it). */
 struct who {
-	char sid[24];
+	char sid[SID_MAX];
 	char fold[NAME_NICK_MAX + 1];
-	char owner[CLUSTER_INSTANCE_MAX + 32];
+	char owner[CLUSTER_INSTANCE_MAX + SID_MAX + 2];
 	const char *token;
 };
 
@@ -576,7 +637,7 @@ who_is(const struct cluster *cl, const struct session *s, const char *nick,
 {
 	size_t i;
 
-	snprintf(w->sid, sizeof(w->sid), "%" PRIu64, s->id);
+	snprintf(w->sid, sizeof(w->sid), "%s.%" PRIu64, cl->boot, s->id);
 	for (i = 0; nick[i] && i < NAME_NICK_MAX; i++)
 		w->fold[i] = (char)tolower((unsigned char)nick[i]);
 	w->fold[i] = 0;
@@ -588,48 +649,64 @@ who_is(const struct cluster *cl, const struct session *s, const char *nick,
 	w->token = s->claims ? "1" : "0";
 }
 
+/* Whose registration a reply answers. */
+struct register_ctx {
+	struct cluster *cl;
+	uint64_t session_id;
+	bool token;
+	char nick[NAME_NICK_MAX + 1];
+};
+
 static void
 on_registered(struct redis_link *l, redisReply *reply, void *priv)
 {
-	char *nick = priv;
+	struct register_ctx *c = priv;
 
 	(void)l;
-	if (reply && reply->type == REDIS_REPLY_INTEGER && !reply->integer)
-		log_warn("redis: nick %s is also held on another instance",
-			 nick);
-	else if (reply && reply->type == REDIS_REPLY_ERROR)
+	if (reply && reply->type == REDIS_REPLY_INTEGER && !reply->integer) {
+		log_warn("redis: nick %s is also held on another instance%s",
+			 c->nick, c->token ? "; its session here is closed" : "");
+		/* A token's nick cannot be changed: the later one goes. A
+		 * guest's 48 random bits meeting another's is left be. */
+		if (c->token && c->cl->chat)
+			chat_nick_refused(c->cl->chat, c->session_id);
+	} else if (reply && reply->type == REDIS_REPLY_ERROR) {
 		log_warn("redis: a script failed: %s", reply->str);
-	free(nick);
+	}
+	free(c);
 }
 
 void
 cluster_session_started(struct cluster *cl, const struct session *s)
 {
+	struct register_ctx *c;
 	struct who w;
-	char *nick;
 
 	if (!can_send(cl))
 		return;
-	who_is(cl, s, s->nick, &w);
-	nick = strdup(s->nick);
-	if (!nick)
+	c = malloc(sizeof(*c));
+	if (!c)
 		return;
+	*c = (struct register_ctx){ .cl = cl, .session_id = s->id,
+				    .token = s->claims != NULL };
+	snprintf(c->nick, sizeof(c->nick), "%s", s->nick);
+	who_is(cl, s, s->nick, &w);
 	const char *args[] = { cl->instance, w.sid, w.fold, w.owner, w.token };
-	if (run_script(cl, cluster_lua_register, on_registered, nick, 5, args))
-		free(nick);
+	if (run_script(cl, cluster_lua_register, on_registered, c, 5, args))
+		free(c);
 }
 
 static void
 room_script(struct cluster *cl, const char *script, const struct session *s,
 	    const char *room)
 {
-	char sid[24];
+	struct who w;
 
 	if (!can_send(cl))
 		return;
-	snprintf(sid, sizeof(sid), "%" PRIu64, s->id);
-	const char *args[] = { cl->instance, sid, room, s->nick };
-	run_script(cl, script, NULL, NULL, 4, args);
+	who_is(cl, s, s->nick, &w);
+	const char *args[] = { cl->instance, w.sid, room, s->nick, w.token };
+	run_script(cl, script, NULL, NULL, 5, args);
 }
 
 void
@@ -1160,6 +1237,13 @@ cluster_new(struct ev_loop *loop, const struct config *cfg,
 	if (!cl->sub) {
 		cluster_free(cl);
 		return NULL;
+	}
+	{
+		uint64_t tag = 0;
+
+		if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) != sizeof(tag))
+			tag = mono_ns() ^ (uint64_t)getpid() << 32;
+		snprintf(cl->boot, sizeof(cl->boot), "%016" PRIx64, tag);
 	}
 	if (cfg->instance_id) {
 		snprintf(cl->instance, sizeof(cl->instance), "%s",

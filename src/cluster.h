@@ -127,6 +127,16 @@ int cluster_foreach_member(const struct cluster *cl, const char *room,
  */
 void cluster_stop(struct cluster *cl, struct ev_loop *loop, int timeout_ms);
 
+/* Whether a member of room on another instance goes by nick. */
+bool cluster_room_has_nick(const struct cluster *cl, const char *room,
+			   const char *nick);
+
+/*
+ * Whether nick (a token's sub) is held on another instance by someone
+ * else: a differently spelled nick, or the same one not from a token.
+ */
+bool cluster_nick_held_elsewhere(const struct cluster *cl, const char *nick);
+
 const struct cluster_stats *cluster_stats(const struct cluster *cl);
 /* Command round trips (replies on the command connection), and
  * reconnections of either connection. */

@@ -103,7 +103,7 @@ const char cluster_lua_rename[] =
 	"for i = 11, #ARGV do\n"
 	"  rooms[#rooms + 1] = ARGV[i]\n"
 	"  redis.call('HSET', P..'{'..ARGV[i]..'}:members', inst..'\\31'..sid,\n"
-	"    nick)\n"
+	"    nick..'\\31'..token)\n"
 	"  redis.call('HSET', P..'inst:{'..inst..'}:rooms',\n"
 	"    sid..'\\31'..ARGV[i], nick)\n"
 	"end\n"
@@ -112,12 +112,14 @@ const char cluster_lua_rename[] =
 
 const char cluster_lua_join[] =
 	PRELUDE
-	"local inst, sid, room, nick = ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
+	"local inst, sid, room, nick, tok = ARGV[3], ARGV[4], ARGV[5],\n"
+	"  ARGV[6], ARGV[7]\n"
 	"redis.call('SADD', P..'rooms', room)\n"
-	"redis.call('HSET', P..'{'..room..'}:members', inst..'\\31'..sid, nick)\n"
+	"redis.call('HSET', P..'{'..room..'}:members', inst..'\\31'..sid,\n"
+	"  nick..'\\31'..tok)\n"
 	"redis.call('HSET', P..'inst:{'..inst..'}:rooms', sid..'\\31'..room,\n"
 	"  nick)\n"
-	"ev({x='join', inst=inst, sid=sid, room=room, nick=nick})\n"
+	"ev({x='join', inst=inst, sid=sid, room=room, nick=nick, tok=tok})\n"
 	"return 1\n";
 
 const char cluster_lua_leave[] =

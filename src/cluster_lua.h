@@ -8,8 +8,10 @@
  *   nicks            hash  folded nick -> owner ("inst:sid", or
  *                          "\x1esub" for a token's sub, shared by its tabs)
  *   nickrefs         hash  folded token nick -> sessions holding it
- *   {room}:members   hash  "inst\x1fsid" -> nick
+ *   {room}:members   hash  "inst\x1fsid" -> "nick\x1ftoken(0|1)"
  *   inst:{I}:sess    hash  sid -> "fold\x1fowner\x1ftoken(0|1)"
+ * where sid is "boot.id": the instance process's random tag and the
+ * session's id (an instance restarted under its name starts ids anew).
  *   inst:{I}:rooms   hash  "sid\x1froom" -> nick
  *   alive            zset  instance -> last heartbeat (Redis clock, ms)
  *   reaped-at        string  when a heartbeat last looked for the dead
@@ -37,7 +39,8 @@ extern const char cluster_lua_register[];
 /* ARGV: prefix, channel, inst, sid, new fold, owner, token, old fold,
  * new nick, old nick, rooms... 1, or 0 when the new nick is taken. */
 extern const char cluster_lua_rename[];
-/* ARGV: prefix, channel, inst, sid, room, nick. */
+/* ARGV: prefix, channel, inst, sid, room, nick, token (0|1; the leave
+ * script does not need it). */
 extern const char cluster_lua_join[];
 extern const char cluster_lua_leave[];
 /* ARGV: prefix, channel, inst, sid, fold, owner, token. The session's

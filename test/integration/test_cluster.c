@@ -1201,6 +1201,117 @@ CLUSTER_TEST(test_cluster_restarted_instance_drops_its_old_members)
 	ws_close(a);
 }
 
+/* A presence event as expected, for expect_presence_set. */
+struct presence_ev {
+	const char *room, *event, *nick;
+};
+
+/* The next n frames of c are the presence events evs[0..n) (no "old"),
+ * once each, in any order, all before deadline (monotonic ms). */
+static void
+expect_presence_set(struct ws_client *c, const struct presence_ev *evs,
+		    size_t n, long long deadline)
+{
+	bool got[8] = { false };
+
+	assert_true(n <= 8);
+	for (size_t k = 0; k < n; k++) {
+		long long left = deadline - monotonic_ms();
+		json_t *p = ws_recv_json(c, left > 0 ? (int)left : 0);
+		size_t i = n;
+
+		if (!p)
+			fail_msg("%zu of %zu presence events in time", k, n);
+		if (!strcmp(jstr(p, "type"), "presence") &&
+		    !json_object_get(p, "old"))
+			for (i = 0; i < n; i++)
+				if (!got[i] &&
+				    !strcmp(jstr(p, "room"), evs[i].room) &&
+				    !strcmp(jstr(p, "event"), evs[i].event) &&
+				    !strcmp(jstr(p, "nick"), evs[i].nick))
+					break;
+		if (i == n) {
+			char buf[1200];
+
+			snprintf(buf, sizeof(buf), "%s", json_brief(p));
+			json_decref(p);
+			fail_msg("unexpected frame %s (%zu of %zu presence "
+				 "events seen)", buf, k, n);
+		}
+		got[i] = true;
+		json_decref(p);
+	}
+}
+
+/* Longer than a restart and a connect take, shorter than chatd's 2 s
+ * Redis command timeout (so a does not drop its connections). */
+#define PAUSE_MS 1500
+
+/*
+ * A client reaches the restarted b before b is back in the cluster (Redis
+ * holds every command for PAUSE_MS): the old members still leave, and the
+ * new client joins, whatever session ids the new process hands out.
+ */
+CLUSTER_TEST(test_cluster_restarted_instance_with_an_early_client)
+{
+	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
+	char n2[CHAT_NICK_MAX + 1], pause[32];
+	struct ws_client *a, *b, *b2;
+	json_t *joined;
+	long long paused;
+
+	connect_pair(cl, &a, na, &b, nb);
+	victim_in_r(a, b, nb);
+	snprintf(pause, sizeof(pause), "CLIENT PAUSE %d", PAUSE_MS);
+	paused = monotonic_ms();
+	expect_reply(cl, pause, "+OK");
+	chatd_kill(&cl->node[1]);
+	ws_free(b);
+	assert_int_equal(node_start(cl, 1), 0);
+	b2 = connect_joined(cl, 1, n2, &joined);
+	json_decref(joined);
+	if (monotonic_ms() - paused >= PAUSE_MS) {
+		/* Too slow a machine: b may have been back already. */
+		print_message("restart and connect took %lld ms, over the "
+			      "%d ms pause: skipped\n",
+			      monotonic_ms() - paused, PAUSE_MS);
+		ws_close(b2);
+		ws_close(a);
+		cl->finished++; /* nothing failed: no logs */
+		skip();
+	}
+	{
+		const struct presence_ev want[] = {
+			{ "lobby", "leave", "victim" },
+			{ "r", "leave", "victim" },
+			{ "lobby", "join", n2 },
+		};
+
+		expect_presence_set(a, want, 3,
+				    paused + PAUSE_MS + RESTART_LEAVE_MS);
+	}
+	assert_int_equal(wait_up(&cl->node[1]), 0);
+	expect_room_members(a, "lobby", (const char *const[]){ na, n2 }, 2);
+	expect_room_members(a, "r", (const char *const[]){ na }, 1);
+	/* b2 came while b was still catching up: what b learns then reaches
+	 * it live, as it would any member of an instance that missed it: the
+	 * lobby's earlier messages, and a's client joining its member list
+	 * (its joined frame could not name it yet). That, and nothing else. */
+	for (json_t *m; (m = ws_recv_json(b2, CLUSTER_QUIET_MS));) {
+		const char *type = jstr(m, "type");
+
+		if (strcmp(type, "message") &&
+		    !(!strcmp(type, "presence") &&
+		      !strcmp(jstr(m, "event"), "join") &&
+		      !strcmp(jstr(m, "nick"), na)))
+			fail_msg("b2 got %s after the catch-up", json_brief(m));
+		json_decref(m);
+	}
+	chat_expect_quiet(a, 50);
+	ws_close(b2);
+	ws_close(a);
+}
+
 /* ---- token auth: one person on several instances ----------------------- */
 
 #define SECRET "cluster-secret-0123456789abcdef-xyz"
@@ -1313,6 +1424,95 @@ CLUSTER_TEST(test_cluster_one_person_on_two_instances_counts_once)
 	ws_close(a);
 }
 
+/*
+ * The second tab's own instance: its neighbours already have the person
+ * in the room (through the first tab, elsewhere), so they hear of neither
+ * the second tab's coming nor its going.
+ */
+CLUSTER_TEST(test_cluster_second_tab_is_no_news_on_its_own_instance)
+{
+	struct ws_client *tab1, *wit, *tab2;
+	json_t *joined;
+
+	token_nodes(cl);
+	tab1 = connect_token(cl, 1, "Tab", &joined);
+	json_decref(joined);
+	chat_roundtrip(tab1, NULL);
+	wit = connect_token(cl, 2, "Wit", &joined);
+	expect_members(joined, (const char *const[]){ "Tab", "Wit" }, 2);
+	json_decref(joined);
+	chat_expect_presence(tab1, "lobby", "join", "Wit", NULL);
+
+	tab2 = connect_token(cl, 2, "Tab", &joined);
+	expect_members(joined, (const char *const[]){ "Tab", "Wit" }, 2);
+	json_decref(joined);
+	{
+		struct ws_client *all[] = { tab2, wit, tab1 };
+
+		say_strict(tab2, "Tab", "lobby", "two tabs", all, 3);
+	}
+	ws_close(tab2);
+	{
+		struct ws_client *both[] = { wit, tab1 };
+
+		say_strict(wit, "Wit", "lobby", "one tab left", both, 2);
+	}
+	expect_room_members(wit, "lobby", (const char *const[]){ "Tab", "Wit" },
+			    2);
+	ws_close(tab1);
+	chat_expect_presence(wit, "lobby", "leave", "Tab", NULL);
+	chat_expect_quiet(wit, CLUSTER_QUIET_MS);
+	ws_close(wit);
+}
+
+/*
+ * A sub that differs only in letter case from a nick held on another
+ * instance is someone else's: the handshake gets 409, as on one server
+ * (docs/protocol.md, Opening handshake).
+ */
+CLUSTER_TEST(test_cluster_token_nick_in_another_case_is_refused_elsewhere)
+{
+	char payload[256], path[1024];
+	struct ws_connect_opts o = { .path = path };
+	struct ws_client *carol, *c;
+	json_t *joined;
+	char *tok;
+	int rc;
+
+	token_nodes(cl);
+	carol = connect_token(cl, 1, "Carol", &joined);
+	json_decref(joined);
+	/* Its nick is registered in Redis before this comes back. */
+	chat_roundtrip(carol, NULL);
+
+	snprintf(payload, sizeof(payload), "{\"sub\":\"carol\",\"exp\":%lld}",
+		 mint_now() + 3600);
+	tok = mint_hs256(payload, SECRET, strlen(SECRET));
+	assert_non_null(tok);
+	snprintf(path, sizeof(path), "/chat?token=%s", tok);
+	free(tok);
+	c = ws_start(cl->node[2].port, &o);
+	assert_non_null(c);
+	rc = ws_finish(c);
+	if (rc == 0) {
+		json_t *w = ws_recv_json(c, CHAT_TIMEOUT_MS);
+		char buf[1200];
+
+		snprintf(buf, sizeof(buf), "%s", json_brief(w));
+		json_decref(w);
+		ws_free(c);
+		fail_msg("sub carol was let in on c (%s) while Carol is on b",
+			 buf);
+	}
+	if (strncmp(ws_response_head(c), "HTTP/1.1 409", 12))
+		fail_msg("expected 409, got %.*s",
+			 (int)strcspn(ws_response_head(c), "\r\n"),
+			 ws_response_head(c));
+	ws_free(c);
+	chat_expect_quiet(carol, CLUSTER_QUIET_MS);
+	ws_close(carol);
+}
+
 int
 main(void)
 {
@@ -1333,7 +1533,10 @@ main(void)
 		T(test_cluster_nick_change_while_redis_down_is_unavailable),
 		T(test_cluster_killed_instance_members_leave_and_nick_is_freed),
 		T(test_cluster_restarted_instance_drops_its_old_members),
+		T(test_cluster_restarted_instance_with_an_early_client),
 		T(test_cluster_one_person_on_two_instances_counts_once),
+		T(test_cluster_second_tab_is_no_news_on_its_own_instance),
+		T(test_cluster_token_nick_in_another_case_is_refused_elsewhere),
 #undef T
 	};
 
