@@ -986,13 +986,8 @@ stall(struct session *s, const char *buf, size_t len, const char *cid)
 	s->chat->transport.pause(s, true);
 }
 
-/*
- * The entry check of every request, whatever its dialect: the request
- * budget. Every request counts, a malformed one too: errors cost output.
- * False when the request goes no further (refused, or s is closing now).
- */
-static bool
-admit(struct session *s, const char *cid)
+bool
+chat_admit(struct session *s, const char *cid)
 {
 	switch (ratelimit_take(&s->rl, s->chat->cfg->rate, s->chat->cfg->burst,
 			       chat_now_ms())) {
@@ -1023,7 +1018,7 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	if (!utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
-	if (!admit(s, req.cid)) {
+	if (!chat_admit(s, req.cid)) {
 		request_fini(&req);
 		return 0;
 	}
@@ -1049,7 +1044,7 @@ void
 chat_request(struct session *s, const struct request *req, const char *code,
 	     const char *why)
 {
-	if (s->closing || !admit(s, req->cid))
+	if (s->closing || !chat_admit(s, req->cid))
 		return;
 	/* Nothing of another dialect ever stalls (only history requests
 	 * and nick claims do), so nothing can be waiting ahead of this. */

@@ -164,6 +164,16 @@ void chat_disconnect(struct session *s);
 int chat_receive(struct session *s, const char *buf, size_t len);
 
 /*
+ * The entry check of every request, whatever its dialect: the request
+ * budget (--rate, --burst). Every request counts, a malformed one too:
+ * errors cost output. Returns false when the request goes no further:
+ * refused with rate_limited (cid: the request's, or NULL), or s closed for
+ * flooding. chat_receive and chat_request make it; a dialect makes it
+ * itself for packets it answers on its own.
+ */
+bool chat_admit(struct session *s, const char *cid);
+
+/*
  * A request another dialect decoded (socket.io's "chat message" event is a
  * REQ_MESSAGE to the current room), or a request it could not make sense
  * of (code and why: the error, as request_parse gives them; NULL: none).

@@ -222,7 +222,8 @@ socketio_open(struct session *s)
 }
 
 /* CONNECT: "/" is the chat; any other namespace gets CONNECT_ERROR, and
- * the connection stays for "/". */
+ * the connection stays for "/". A refusal is an answer, so it costs a
+ * request as an error does for a v1 client. */
 static void
 on_connect(struct session *s, const struct socketio_packet *p)
 {
@@ -237,8 +238,10 @@ on_connect(struct session *s, const struct socketio_packet *p)
 		protocol_error(s, "socket.io: invalid payload");
 		return;
 	}
-	jbuf_reset(b);
 	if (!is_main(p)) {
+		if (!chat_admit(s, NULL))
+			return;
+		jbuf_reset(b);
 		RAW(b, "44");
 		jbuf_raw(b, p->nsp, p->nsp_len);
 		RAW(b, ",{\"message\":\"Invalid namespace\"}");
@@ -251,6 +254,7 @@ on_connect(struct session *s, const struct socketio_packet *p)
 	}
 	s->sio.connected = true;
 	engineio_sid(sid);
+	jbuf_reset(b);
 	RAW(b, "40{\"sid\":\"");
 	jbuf_raw(b, sid, ENGINEIO_SID_LEN);
 	RAW(b, "\"}");

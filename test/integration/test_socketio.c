@@ -595,8 +595,18 @@ CHAT_TEST(test_socketio_requests_are_rate_limited)
 	bool ok1 = false, ok2 = false, limited = false;
 	int chats = 0;
 
-	/* --burst 2, --rate 1: the third at once is refused. Acks go out at
-	 * once, messages with the end of the loop turn: in any order. */
+	/* A refused namespace is answered, so it costs a request as an
+	 * error does: --burst 2, so the third at once gets nothing. */
+	sio_send(a, "40/admin,");
+	sio_send(a, "40/admin,");
+	sio_send(a, "40/admin,");
+	sio_expect(a, "44/admin,{\"message\":\"Invalid namespace\"}");
+	sio_expect(a, "44/admin,{\"message\":\"Invalid namespace\"}");
+	sio_quiet(a, CHAT_QUIET_MS);
+	/* --rate 1: the burst is back after two seconds. */
+	usleep(2100 * 1000);
+	/* The third message at once is refused. Acks go out at once,
+	 * messages with the end of the loop turn: in any order. */
 	sio_send(a, "421[\"chat message\",\"one\"]");
 	sio_send(a, "422[\"chat message\",\"two\"]");
 	sio_send(a, "423[\"chat message\",\"three\"]");
