@@ -2,7 +2,8 @@
  * lws glue for the "chat" protocol: per-vhost chat state in the vhd, a
  * struct session as the per-session storage, the flush at the end of each
  * loop turn (its writes go out at once; any others from SERVER_WRITEABLE),
- * and reassembly of fragmented messages.
+ * and reassembly of fragmented messages. Both endpoints come here: /chat
+ * (protocol v1, chat.c) and /socket.io/ (socketio.c), told apart by path.
  */
 #include "chat_proto.h"
 
