@@ -1,10 +1,13 @@
 /*
  * Protocol v1 request handling: sessions, nicks, rooms, fan-out, history
  * replay. Every frame is encoded once into c->out, copied once into a msg,
- * and that one msg is queued for every recipient.
+ * and that one msg is queued for every recipient; a chat message is framed
+ * once more for each other dialect its room's members speak (socket.io),
+ * whose sessions get nothing else (struct chat_dialect).
  */
 #include "chat.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,11 +120,39 @@ broadcast(struct room *r, struct msg *m, struct session *except)
 			session_send(r->members[i], m);
 }
 
-/* A chat message to every member of r, counted once for all of them. */
+/*
+ * A chat message to every member of r, counted once for all of them, each
+ * in its own dialect: m for v1 sessions; for another dialect one frame of
+ * its own, built when the first member speaking it comes up (none when
+ * nobody does), then shared by reference like m.
+ */
 static void
 deliver(struct chat *c, struct room *r, struct msg *m)
 {
-	broadcast(r, m, NULL);
+	struct msg *frames[SESSION_DIALECTS] = { [SESSION_NATIVE] = m };
+	bool asked[SESSION_DIALECTS] = { [SESSION_NATIVE] = true };
+
+	/* As in broadcast(), a member closed as a slow consumer stays in the
+	 * list until its CLOSED callback. */
+	for (unsigned i = 0; i < r->nmembers; i++) {
+		struct session *s = r->members[i];
+		unsigned d = s->dialect;
+
+		if (!asked[d]) {
+			asked[d] = true;
+			frames[d] = c->dialects[d] ? c->dialects[d]->message(m)
+						   : NULL;
+			if (!frames[d])
+				log_warn("room %s: a message could not be "
+					 "framed for every dialect; not "
+					 "delivered to some members",
+					 r->name);
+		}
+		if (frames[d])
+			session_queue(s, frames[d]);
+	}
+	for (unsigned d = SESSION_NATIVE + 1; d < SESSION_DIALECTS; d++)
+		msg_unref(frames[d]);
 	c->stats.deliveries += r->nmembers;
 }
 
@@ -140,6 +171,13 @@ static void
 send_error(struct session *s, const char *code, const char *text,
 	   const char *cid)
 {
+	const struct chat_dialect *d = s->chat->dialects[s->dialect];
+
+	/* Another dialect says it its own way (socket.io: in an ack). */
+	if (d) {
+		d->error(s, code, text);
+		return;
+	}
 	json_error(&s->chat->out, code, text, cid);
 	send_out(s);
 }
@@ -323,11 +361,15 @@ join_room(struct session *s, const char *name, bool has_since, uint64_t since,
 	first = fresh && !nicks_shared_in(s, r);
 	if (first)
 		r->npeople++;
-	send_joined(s, r);
-	if (has_since)
-		send_history_after(s, r, since);
-	else
-		send_history_before(s, r, 0, c->cfg->history);
+	/* Other dialects have no joined or history frames: not even built
+	 * (the history costs a read). */
+	if (s->dialect == SESSION_NATIVE) {
+		send_joined(s, r);
+		if (has_since)
+			send_history_after(s, r, since);
+		else
+			send_history_before(s, r, 0, c->cfg->history);
+	}
 	/* The person may be here already through another instance. */
 	if (first && r->nmembers <= CHAT_ROOM_LIST_MAX &&
 	    !(c->cluster && cluster_room_has_nick(c->cluster, r->name, s->nick))) {
@@ -947,6 +989,26 @@ stall(struct session *s, const char *buf, size_t len, const char *cid)
 	s->chat->transport.pause(s, true);
 }
 
+bool
+chat_admit(struct session *s, const char *cid)
+{
+	switch (ratelimit_take(&s->rl, s->chat->cfg->rate, s->chat->cfg->burst,
+			       chat_now_ms())) {
+	case RATELIMIT_OK:
+		return true;
+	case RATELIMIT_DROP:
+		send_error(s, "rate_limited", "too many requests, slow down",
+			   cid);
+		return false;
+	case RATELIMIT_CLOSE:
+		log_info("session %llu: flooding for %d s, closing",
+			 (unsigned long long)s->id, RATELIMIT_FLOOD_SECS);
+		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
+		return false;
+	}
+	return false;
+}
+
 int
 chat_receive(struct session *s, const char *buf, size_t len)
 {
@@ -959,21 +1021,8 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	if (!utf8_is_valid((const unsigned char *)buf, len))
 		return CHAT_CLOSE_BAD_PAYLOAD;
 	code = request_parse(&req, buf, len, &why);
-	/* Every frame counts, a malformed one too: errors cost output. */
-	switch (ratelimit_take(&s->rl, s->chat->cfg->rate, s->chat->cfg->burst,
-			       chat_now_ms())) {
-	case RATELIMIT_OK:
-		break;
-	case RATELIMIT_DROP:
-		send_error(s, "rate_limited", "too many requests, slow down",
-			   req.cid);
+	if (!chat_admit(s, req.cid)) {
 		request_fini(&req);
-		return 0;
-	case RATELIMIT_CLOSE:
-		log_info("session %llu: flooding for %d s, closing",
-			 (unsigned long long)s->id, RATELIMIT_FLOOD_SECS);
-		request_fini(&req);
-		session_close(s, CHAT_CLOSE_POLICY, "rate limit");
 		return 0;
 	}
 	if (s->stalled || s->claiming || must_wait(s, &req, code)) {
@@ -992,6 +1041,18 @@ chat_receive(struct session *s, const char *buf, size_t len)
 	}
 	request_fini(&req);
 	return 0;
+}
+
+void
+chat_request(struct session *s, const struct request *req, const char *code,
+	     const char *why)
+{
+	if (s->closing || !chat_admit(s, req->cid))
+		return;
+	/* Nothing of another dialect ever stalls (only history requests
+	 * and nick claims do), so nothing can be waiting ahead of this. */
+	assert(!s->stalled && !s->claiming);
+	answer(s, req, code, why);
 }
 
 void
@@ -1153,6 +1214,8 @@ chat_connect(struct chat *c, struct session *s, void *conn,
 	chat_flush(c);
 	if (c->cluster)
 		cluster_session_started(c->cluster, s);
+	if (s->dialect != SESSION_NATIVE)
+		return 0; /* in a room once its dialect says so: chat_enter */
 	room = start_room(s);
 	json_welcome(&c->out, s->nick, room);
 	send_out(s);
@@ -1160,6 +1223,14 @@ chat_connect(struct chat *c, struct session *s, void *conn,
 		log_warn("session %llu: could not join %s",
 			 (unsigned long long)s->id, room);
 	return 0;
+}
+
+int
+chat_enter(struct session *s)
+{
+	if (s->closing)
+		return 0;
+	return join_room(s, start_room(s), false, 0, NULL);
 }
 
 void

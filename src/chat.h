@@ -17,12 +17,13 @@
 #include "replay.h"
 #include "json.h"
 #include "name.h"
+#include "session.h"
 
 struct chat;
 struct cluster;
 struct history;
 struct jwt_claims;
-struct session;
+struct msg;
 
 #define CHAT_LOBBY "lobby"
 #define CHAT_SINCE_LIMIT 1000
@@ -41,6 +42,7 @@ struct session;
 
 /* WebSocket close codes chatd sends (RFC 6455 section 7.4.1). */
 enum chat_close {
+	CHAT_CLOSE_NORMAL = 1000,
 	CHAT_CLOSE_GOING_AWAY = 1001,
 	CHAT_CLOSE_PROTOCOL_ERROR = 1002,
 	CHAT_CLOSE_UNSUPPORTED = 1003,
@@ -62,6 +64,32 @@ struct chat_transport {
 	void (*pause)(struct session *s, bool paused);
 };
 
+/*
+ * A wire dialect besides protocol v1 (socket.io), as chat.c sees it: what
+ * its sessions get of a chat that otherwise speaks v1 to them. They are
+ * never sent a v1 frame (session_send skips them); chat.c asks the dialect
+ * instead. The transport fills chat->dialects.
+ */
+struct chat_dialect {
+	/*
+	 * The frame of this dialect for chat message m (a v1 message
+	 * frame), or NULL when out of memory. Asked at most once per message
+	 * delivered to a room, and only when a member of that room speaks
+	 * the dialect; its one frame is then queued for each of them.
+	 */
+	struct msg *(*message)(struct msg *m);
+	/* A request of s failed, with code (docs/protocol.md) and text. */
+	void (*error)(struct session *s, const char *code, const char *text);
+	/*
+	 * The ping keepalive sends this dialect's sessions every interval,
+	 * whatever else they get (Engine.IO clients count on the server's
+	 * pings); any frame from the session answers it, and one that has
+	 * answered nothing by the next interval is closed. One frame per
+	 * interval for all; NULL when out of memory.
+	 */
+	struct msg *(*ping)(void);
+};
+
 /* A message stored but not yet committed, so not yet broadcast. */
 struct chat_pending {
 	struct msg *m;
@@ -71,6 +99,9 @@ struct chat_pending {
 struct chat {
 	const struct config *cfg;
 	struct chat_transport transport;
+	/* By session dialect; NULL for SESSION_NATIVE (v1 itself) and for
+	 * dialects not served. Borrowed. */
+	const struct chat_dialect *dialects[SESSION_DIALECTS];
 	struct history *history; /* borrowed; in cluster mode a replica */
 	/* Cluster mode (--redis): messages go through Redis, which gives
 	 * their ids and brings them back (chat_remote_message). NULL: one
@@ -103,10 +134,20 @@ void chat_fini(struct chat *c);
  * else the first of its rooms. Returns 0, with claims now s's; or -ENOMEM,
  * or -EEXIST when another sub holds that nick (chat_token_nick_is_free), in
  * which case s is not registered, claims stay the caller's and the
- * connection should be dropped.
+ * connection should be dropped. A session of another dialect (s->dialect
+ * set before the call) is registered and named only: no welcome, and no
+ * room until chat_enter().
  */
 int chat_connect(struct chat *c, struct session *s, void *conn,
 		 struct jwt_claims *claims);
+
+/*
+ * Joins s, of another dialect, to the room a v1 session starts in (the
+ * lobby, or its token's first room), when its dialect says it is in:
+ * presence join to the others, nothing to s itself. Returns 0 or -ENOMEM
+ * (nothing changed).
+ */
+int chat_enter(struct session *s);
 
 /*
  * Whether a session whose token names sub may have that nick now: nobody
@@ -121,6 +162,27 @@ void chat_disconnect(struct session *s);
  * (1007 for invalid UTF-8) when the connection must be closed.
  */
 int chat_receive(struct session *s, const char *buf, size_t len);
+
+/*
+ * The entry check of every request, whatever its dialect: the request
+ * budget (--rate, --burst). Every request counts, a malformed one too:
+ * errors cost output. Returns false when the request goes no further:
+ * refused with rate_limited (cid: the request's, or NULL), or s closed for
+ * flooding. chat_receive and chat_request make it; a dialect makes it
+ * itself for packets it answers on its own.
+ */
+bool chat_admit(struct session *s, const char *cid);
+
+/*
+ * A request another dialect decoded (socket.io's "chat message" event is a
+ * REQ_MESSAGE to the current room), or a request it could not make sense
+ * of (code and why: the error, as request_parse gives them; NULL: none).
+ * It passes the entry checks of every request (rate limit, flood close)
+ * and is handled as a v1 one; errors go to the dialect's error hook. Such
+ * requests never wait: they are messages, which need no queue space.
+ */
+void chat_request(struct session *s, const struct request *req,
+		  const char *code, const char *why);
 
 /*
  * Commits the pending messages as one transaction, then broadcasts each to

@@ -2,7 +2,8 @@
  * lws glue for the "chat" protocol: per-vhost chat state in the vhd, a
  * struct session as the per-session storage, the flush at the end of each
  * loop turn (its writes go out at once; any others from SERVER_WRITEABLE),
- * and reassembly of fragmented messages.
+ * and reassembly of fragmented messages. Both endpoints come here: /chat
+ * (protocol v1, chat.c) and /socket.io/ (socketio.c), told apart by path.
  */
 #include "chat_proto.h"
 
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "msg.h"
 #include "session.h"
+#include "socketio.h"
 #include "upgrade.h"
 #include "ws_rules.h"
 
@@ -263,7 +265,7 @@ tick_due(lws_sorted_usec_list_t *sul)
 
 	keepalive_tick(&vhd->chat, chat_now_ms());
 	lws_sul_schedule(vhd->context, 0, &vhd->tick_timer, tick_due,
-			 (lws_usec_t)vhd->chat.cfg->ping_interval *
+			 (lws_usec_t)keepalive_interval(vhd->chat.cfg) *
 				 LWS_US_PER_SEC);
 }
 
@@ -388,14 +390,12 @@ on_lws_close(struct lws *wsi, struct session *s)
 				 (unsigned char *)"protocol error", 14);
 }
 
-/* Only ws://HOST/chat upgrades; other paths are not the chat endpoint. */
-static int
-is_chat_path(struct lws *wsi)
+/* Only the chat's endpoints upgrade: /chat, and /socket.io/ when on. */
+static bool
+is_endpoint(struct lws *wsi, const struct chat_vhd *vhd)
 {
-	char uri[64];
-	int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-
-	return n > 0 && !strcmp(uri, "/chat");
+	return vhd && upgrade_endpoint(wsi, vhd->chat.cfg->socketio) !=
+			      UPGRADE_NONE;
 }
 
 /*
@@ -449,9 +449,15 @@ on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
 	if (s->close_started)
 		return 0; /* lws owns the connection's last writes */
-	if (s->closing)
-		return close_with(wsi, s, s->close_code, s->close_reason);
-	return write_queued(wsi, vhd, s);
+	if (!s->closing)
+		return write_queued(wsi, vhd, s);
+	/* A last frame staged with the close (session_close_after) goes
+	 * out first, then the close from the next callback. */
+	if (!msgq_is_empty(&s->q)) {
+		lws_callback_on_writable(wsi);
+		return write_queued(wsi, vhd, s);
+	}
+	return close_with(wsi, s, s->close_code, s->close_reason);
 }
 
 /*
@@ -487,6 +493,18 @@ drop_rest(struct lws *wsi, struct session *s)
 	return close_with(wsi, s, CHAT_CLOSE_TOO_BIG, "message too big");
 }
 
+/* One whole inbound message, in the session's dialect. Returns 0 or a
+ * close code (invalid UTF-8); a dialect may also stage a close itself. */
+static int
+dispatch(struct session *s, const char *buf, size_t len)
+{
+	if (s->dialect == SESSION_SOCKETIO) {
+		socketio_receive(s, buf, len);
+		return 0;
+	}
+	return chat_receive(s, buf, len);
+}
+
 static int
 on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 {
@@ -512,7 +530,7 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 		/* The common case: a whole message in one piece, no copy. */
 		if (len > max)
 			return too_big(wsi, s);
-		code = chat_receive(s, in, len);
+		code = dispatch(s, in, len);
 	} else {
 		rc = session_rx_append(s, in, len, max);
 		if (rc == -EMSGSIZE)
@@ -522,7 +540,7 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 					  "out of memory");
 		if (!lws_is_final_fragment(wsi))
 			return 0;
-		code = chat_receive(s, s->rx, s->rx_len);
+		code = dispatch(s, s->rx, s->rx_len);
 		session_rx_reset(s);
 	}
 	if (code)
@@ -540,16 +558,27 @@ peer_addr(struct lws *wsi, char *out, size_t outlen)
 	conn_limits_addr_key(peer, out, outlen);
 }
 
+/* "socket.io " in the log lines of socket.io sessions, and the JSON
+ * lines' "dialect" field (only for them: v1 lines stay as they were). */
+static const char *
+dialect_word(const struct session *s)
+{
+	return s->dialect == SESSION_SOCKETIO ? "socket.io " : "";
+}
+
 static void
 log_connect(const struct session *s)
 {
 	const struct log_field f[] = { LOG_NUM("session", s->id),
 				       LOG_STR("peer", s->addr),
-				       LOG_STR("nick", s->nick) };
+				       LOG_STR("nick", s->nick),
+				       LOG_STR("dialect", "socket.io") };
+	size_t nf = LOG_NFIELDS(f) - (s->dialect != SESSION_SOCKETIO);
 
-	log_event(LOG_LEVEL_INFO, "connect", f, LOG_NFIELDS(f),
-		  "session %llu: connected from %s as %s",
-		  (unsigned long long)s->id, s->addr, s->nick);
+	log_event(LOG_LEVEL_INFO, "connect", f, nf,
+		  "session %llu: %sconnected from %s as %s",
+		  (unsigned long long)s->id, dialect_word(s), s->addr,
+		  s->nick);
 }
 
 /* A connection dropped without a close frame ends with 1006, as a client
@@ -566,12 +595,14 @@ log_disconnect(const struct session *s)
 				       LOG_STR("nick", s->nick),
 				       LOG_NUM("duration_ms", ms),
 				       LOG_NUM("code", code),
-				       LOG_STR("reason", reason) };
+				       LOG_STR("reason", reason),
+				       LOG_STR("dialect", "socket.io") };
+	size_t nf = LOG_NFIELDS(f) - (s->dialect != SESSION_SOCKETIO);
 
-	log_event(LOG_LEVEL_INFO, "disconnect", f, LOG_NFIELDS(f),
-		  "session %llu: disconnected from %s (%s) after "
+	log_event(LOG_LEVEL_INFO, "disconnect", f, nf,
+		  "session %llu: %sdisconnected from %s (%s) after "
 		  "%lld.%03lld s, close %u%s%s",
-		  (unsigned long long)s->id, s->addr, s->nick,
+		  (unsigned long long)s->id, dialect_word(s), s->addr, s->nick,
 		  (long long)(ms / 1000), (long long)(ms % 1000), code,
 		  *reason ? ": " : "", reason);
 }
@@ -604,6 +635,12 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 		jwt_claims_free(claims);
 		return -1;
 	}
+	/* The header table is still there (see above): the path tells the
+	 * dialect. */
+	s->dialect = upgrade_endpoint(wsi, vhd->chat.cfg->socketio) ==
+				     UPGRADE_SOCKETIO
+			     ? SESSION_SOCKETIO
+			     : SESSION_NATIVE;
 	if (chat_connect(&vhd->chat, s, wsi, claims)) {
 		conn_limits_remove(&vhd->limits, addr);
 		jwt_claims_free(claims);
@@ -613,6 +650,8 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	/* As the classic socket.io chat says "a user connected". */
 	s->connected_ms = chat_now_ms();
 	log_connect(s);
+	if (s->dialect == SESSION_SOCKETIO)
+		socketio_open(s);
 	return 0;
 }
 
@@ -682,7 +721,8 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	struct chat_vhd *vhd = p ? lws_protocol_vh_priv_get(vh, p) : NULL;
 	enum chat_stats_refusal why = CHAT_STATS_REFUSED_BAD_REQUEST;
 	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
-	int rc = upgrade_confirm(wsi, upgrade, &why);
+	int rc = upgrade_confirm(wsi, upgrade, vhd && vhd->chat.cfg->socketio,
+				 &why);
 
 	if (rc && vhd)
 		vhd->chat.stats.refused[why]++;
@@ -736,16 +776,18 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			auth_log_warnings(vhd->auth);
 		}
 		chat_init(&vhd->chat, env->cfg, &transport, env->history);
+		if (env->cfg->socketio)
+			vhd->chat.dialects[SESSION_SOCKETIO] = &socketio_dialect;
 		if (env->cluster) {
 			vhd->chat.cluster = env->cluster;
 			cluster_attach(env->cluster, &vhd->chat);
 		}
 		conn_limits_init(&vhd->limits, env->cfg->max_connections,
 				 env->cfg->max_connections_per_ip);
-		if (env->cfg->ping_interval)
+		if (keepalive_interval(env->cfg))
 			lws_sul_schedule(vhd->context, 0, &vhd->tick_timer,
 					 tick_due,
-					 (lws_usec_t)env->cfg->ping_interval *
+					 (lws_usec_t)keepalive_interval(env->cfg) *
 						 LWS_US_PER_SEC);
 		break;
 
@@ -767,7 +809,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return chat_proto_confirm_upgrade(wsi, in);
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return is_chat_path(wsi) ? 0 : 1;
+		return is_endpoint(wsi, vhd) ? 0 : 1;
 
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_established(wsi, vhd, s);

@@ -23,6 +23,7 @@ enum opt_kind {
 	OPT_HOSTPORT,
 	OPT_REDIS,
 	OPT_NAME, /* 1 to 64 of [A-Za-z0-9_.-] */
+	OPT_ONOFF, /* "on" or "off", into a bool */
 };
 
 struct option_spec {
@@ -107,6 +108,9 @@ static const struct option_spec options[] = {
 	{ "--instance-id", "CHAT_INSTANCE_ID", OPT_NAME, FIELD(instance_id),
 	  0, 0, "this instance's name in a cluster (default: host name and "
 	  "pid)" },
+	{ "--socketio", "CHAT_SOCKETIO", OPT_ONOFF, FIELD(socketio), 0, 0,
+	  "on|off: socket.io clients (Engine.IO 4 over WebSocket) at "
+	  "/socket.io/ (default on)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -133,6 +137,7 @@ set_defaults(struct config *cfg)
 		.max_rooms = CONFIG_DEFAULT_MAX_ROOMS,
 		.log_level = LOG_LEVEL_INFO,
 		.log_format = LOG_FORMAT_TEXT,
+		.socketio = true,
 	};
 }
 
@@ -281,6 +286,16 @@ apply(struct config *cfg, const struct option_spec *o, const char *value,
 			return -1;
 		}
 		*(const char **)field = value;
+		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			snprintf(err, errlen, "%s: '%s' is not on or off",
+				 source,
+				 printable(value, strlen(value), shown,
+					   sizeof(shown)));
+			return -1;
+		}
+		*(bool *)field = !strcmp(value, "on");
 		return 0;
 	case OPT_STRING:
 		if (!*value) {

@@ -63,6 +63,9 @@ struct config {
 	struct redis_url redis;
 	/* This instance's name in the cluster; NULL: host name and pid. */
 	const char *instance_id;
+	/* --socketio: /socket.io/ speaks Engine.IO 4 and Socket.IO 5 too
+	 * (socketio.h); off, it is a 404 like any unknown path. */
+	bool socketio;
 };
 
 enum config_result {

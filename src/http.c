@@ -40,6 +40,8 @@ struct http_vhd {
 	/* The "metrics" pvo: the vhost whose chat /metrics shows; NULL:
 	 * /metrics is 404 here (it has a listener of its own). */
 	const char *metrics_of;
+	/* The "socketio" pvo: /socket.io/ is Engine.IO's (socketio.h). */
+	bool socketio;
 };
 
 /* What a served file is known by: both validators, as sent. */
@@ -456,6 +458,13 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	if (!strcmp(uri, "/healthz"))
 		return send_healthz(wsi, head);
+	/* Engine.IO over plain HTTP is its polling transport, not served
+	 * (yet): the reference server's 400 and error body say so. */
+	if (vhd->socketio && !strcmp(uri, "/socket.io/"))
+		return send_whole(wsi, head, HTTP_STATUS_BAD_REQUEST, NULL,
+				  "application/json",
+				  engineio_error_json(
+					  upgrade_engineio_check(wsi, false)));
 	if (http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	return serve_file(wsi, head, path, &st);
@@ -505,6 +514,7 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		if (metrics)
 			vhd->metrics_of = metrics->value;
+		vhd->socketio = lws_pvo_search(in, "socketio") != NULL;
 		return 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:

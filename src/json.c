@@ -198,6 +198,33 @@ json_message_split(struct jbuf *b, const struct chat_record *r, size_t *id_at)
 	message_object(b, r, id_at);
 }
 
+int
+json_message_text(const char *frame, size_t len, size_t *at,
+		  size_t *text_len)
+{
+	static const char key[] = ",\"text\":\"";
+	const char *end = frame + len, *q;
+	const char *p = memmem(frame, len, key, sizeof(key) - 1);
+
+	/* The fields before text (type, room, id, nick) are names and
+	 * numbers, which hold no quote: the first match is the field. */
+	if (!p)
+		return -1;
+	p += sizeof(key) - 2; /* the opening quote */
+	for (q = p + 1; q < end; q++) {
+		if (*q == '"')
+			break;
+		/* An escape: the byte after it never ends the string. */
+		if (*q == '\\' && ++q == end)
+			break;
+	}
+	if (q >= end)
+		return -1;
+	*at = (size_t)(p - frame);
+	*text_len = (size_t)(q + 1 - p);
+	return 0;
+}
+
 void
 json_left(struct jbuf *b, const char *room)
 {

@@ -38,6 +38,14 @@ void json_message(struct jbuf *b, const struct chat_record *r);
  */
 void json_message_split(struct jbuf *b, const struct chat_record *r,
 			size_t *id_at);
+/*
+ * Where the text of a message frame (as json_message builds it, here or on
+ * another instance) lies: the quoted JSON string, quotes included, is
+ * frame[*at, *at + *len). Another dialect wraps those bytes as they are
+ * (socketio.c). Returns 0, or -1 when frame holds no such field.
+ */
+int json_message_text(const char *frame, size_t len, size_t *at,
+		      size_t *text_len);
 void json_left(struct jbuf *b, const char *room);
 void json_presence(struct jbuf *b, const char *room, const char *event,
 		   const char *nick, const char *old);

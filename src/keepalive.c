@@ -10,15 +10,38 @@
 #include <string.h>
 
 #include "chat.h"
+#include "config.h"
 #include "log.h"
 #include "msg.h"
 #include "session.h"
 
+unsigned
+keepalive_interval(const struct config *cfg)
+{
+	if (cfg->ping_interval)
+		return cfg->ping_interval;
+	return cfg->socketio ? CONFIG_DEFAULT_PING_INTERVAL : 0;
+}
+
+/* A dialect's ping, every interval: the ping frame is built once per run,
+ * for all of the dialect's sessions. */
+static void
+dialect_ping(struct chat *c, struct session *s, struct msg **ping,
+	     int64_t now)
+{
+	if (!*ping)
+		*ping = c->dialects[s->dialect]->ping();
+	if (*ping) {
+		session_queue(s, *ping);
+		s->ping_sent_ms = now;
+	}
+}
+
 void
 keepalive_tick(struct chat *c, int64_t now)
 {
-	int64_t interval = (int64_t)c->cfg->ping_interval * 1000;
-	struct msg *ping = NULL;
+	int64_t interval = (int64_t)keepalive_interval(c->cfg) * 1000;
+	struct msg *pings[SESSION_DIALECTS] = { NULL };
 
 	if (!interval)
 		return;
@@ -37,17 +60,25 @@ keepalive_tick(struct chat *c, int64_t now)
 			session_close(s, CHAT_CLOSE_GOING_AWAY, "ping timeout");
 			continue;
 		}
-		if (awaiting || now - s->last_seen_ms < interval)
+		if (awaiting)
+			continue;
+		if (c->dialects[s->dialect]) {
+			dialect_ping(c, s, &pings[s->dialect], now);
+			continue;
+		}
+		if (!c->cfg->ping_interval || now - s->last_seen_ms < interval)
 			continue;
 		/* One ping frame, shared like any broadcast. It carries a
 		 * payload because lws 4.1 does not report empty pongs. */
-		if (!ping)
-			ping = msg_new_frame(MSG_OP_PING, KEEPALIVE_PING_PAYLOAD,
-					     strlen(KEEPALIVE_PING_PAYLOAD));
-		if (ping) {
-			session_send(s, ping);
+		if (!pings[SESSION_NATIVE])
+			pings[SESSION_NATIVE] = msg_new_frame(
+				MSG_OP_PING, KEEPALIVE_PING_PAYLOAD,
+				strlen(KEEPALIVE_PING_PAYLOAD));
+		if (pings[SESSION_NATIVE]) {
+			session_send(s, pings[SESSION_NATIVE]);
 			s->ping_sent_ms = now;
 		}
 	}
-	msg_unref(ping);
+	for (unsigned d = 0; d < SESSION_DIALECTS; d++)
+		msg_unref(pings[d]);
 }

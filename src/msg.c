@@ -44,22 +44,43 @@ msg_new(const void *payload, size_t len)
 	return msg_new_frame(MSG_OP_TEXT, payload, len);
 }
 
-struct msg *
-msg_new_frame(unsigned char opcode, const void *payload, size_t len)
+static struct msg *
+build(unsigned char opcode, const struct msg_part *parts, unsigned n)
 {
-	/* +1 keeps a NUL after the payload, handy for logging and tests. */
-	struct msg *m = malloc(sizeof(*m) + LWS_PRE + len + 1);
+	size_t len = 0, at = LWS_PRE;
+	struct msg *m;
 
+	for (unsigned i = 0; i < n; i++)
+		len += parts[i].len;
+	/* +1 keeps a NUL after the payload, handy for logging and tests. */
+	m = malloc(sizeof(*m) + LWS_PRE + len + 1);
 	if (!m)
 		return NULL;
 	m->refs = 1;
 	m->len = len;
 	m->hdr_len = frame_header(m->buf + LWS_PRE, opcode, len);
-	if (len)
-		memcpy(m->buf + LWS_PRE, payload, len);
+	for (unsigned i = 0; i < n; i++) {
+		if (parts[i].len)
+			memcpy(m->buf + at, parts[i].data, parts[i].len);
+		at += parts[i].len;
+	}
 	m->buf[LWS_PRE + len] = '\0';
 	live++;
 	return m;
+}
+
+struct msg *
+msg_new_frame(unsigned char opcode, const void *payload, size_t len)
+{
+	struct msg_part part = { payload, len };
+
+	return build(opcode, &part, 1);
+}
+
+struct msg *
+msg_new_parts(const struct msg_part *parts, unsigned n)
+{
+	return build(MSG_OP_TEXT, parts, n);
 }
 
 struct msg *

@@ -34,6 +34,15 @@ struct msg *msg_new(const void *payload, size_t len);
 struct msg *msg_new_frame(unsigned char opcode, const void *payload,
 			  size_t len);
 
+/* One piece of a payload. */
+struct msg_part {
+	const void *data;
+	size_t len;
+};
+/* A text frame whose payload is the n parts one after the other, copied
+ * once (a frame that wraps another's bytes); NULL when out of memory. */
+struct msg *msg_new_parts(const struct msg_part *parts, unsigned n);
+
 #define MSG_OP_TEXT 0x1
 #define MSG_OP_PING 0x9
 struct msg *msg_ref(struct msg *m);

@@ -355,12 +355,19 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	const struct lws_protocol_vhost_options pvo_chat = {
 		NULL, &pvo_env, CHAT_PROTOCOL_NAME, ""
 	};
+	/* /socket.io/ answers Engine.IO's errors (http.c) when served. */
+	const struct lws_protocol_vhost_options pvo_socketio = {
+		NULL, NULL, "socketio", ""
+	};
 	/* /metrics here unless it has a listener of its own. */
 	const struct lws_protocol_vhost_options pvo_metrics = {
-		NULL, NULL, "metrics", "default"
+		cfg->socketio ? &pvo_socketio : NULL, NULL, "metrics",
+		"default"
 	};
 	const struct lws_protocol_vhost_options pvo_www = {
-		cfg->metrics_listen.set ? NULL : &pvo_metrics, NULL, "www", www
+		cfg->metrics_listen.set ? (cfg->socketio ? &pvo_socketio : NULL)
+					: &pvo_metrics,
+		NULL, "www", www
 	};
 	const struct lws_protocol_vhost_options pvo_http = {
 		&pvo_chat, &pvo_www, HTTP_PROTOCOL_NAME, ""

@@ -14,6 +14,13 @@
 void
 session_send(struct session *s, struct msg *m)
 {
+	if (s->dialect == SESSION_NATIVE)
+		session_queue(s, m);
+}
+
+void
+session_queue(struct session *s, struct msg *m)
+{
 	int rc;
 
 	if (s->closing)
@@ -39,6 +46,13 @@ session_send(struct session *s, struct msg *m)
 void
 session_close(struct session *s, uint16_t code, const char *reason)
 {
+	session_close_after(s, NULL, code, reason);
+}
+
+void
+session_close_after(struct session *s, struct msg *last, uint16_t code,
+		    const char *reason)
+{
 	if (s->closing)
 		return;
 	s->closing = true;
@@ -46,6 +60,10 @@ session_close(struct session *s, uint16_t code, const char *reason)
 	s->close_reason = reason;
 	/* Whatever is queued would only delay the close frame. */
 	msgq_fini(&s->q);
+	/* The queue is empty, so it takes last whatever its bound; only out
+	 * of memory loses it, and the close goes out all the same. */
+	if (last)
+		msgq_push(&s->q, last);
 	s->chat->transport.close(s);
 }
 

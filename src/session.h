@@ -28,6 +28,17 @@ struct room;
 /* Requests that may wait for send-queue space (see session_stall_push). */
 #define SESSION_MAX_STALLED 64
 
+/*
+ * The wire protocol a session speaks. chat.c works in protocol v1; another
+ * dialect's sessions get only what their dialect frames for them (chat.h,
+ * struct chat_dialect), never a v1 frame.
+ */
+enum session_dialect {
+	SESSION_NATIVE,   /* protocol v1, docs/protocol.md */
+	SESSION_SOCKETIO, /* Socket.IO 5 over Engine.IO 4 (socketio.h) */
+	SESSION_DIALECTS
+};
+
 /* A request kept, as received, until the send queue can take its answer. */
 struct stalled_request {
 	struct stalled_request *next;
@@ -40,6 +51,15 @@ struct session {
 	struct chat *chat;
 	void *conn; /* the transport's handle (the lws wsi) */
 	uint64_t id;
+	/* enum session_dialect: set by the transport before chat_connect(),
+	 * fixed for the session's life. */
+	unsigned char dialect;
+	/* socket.io sessions (socketio.c). */
+	struct {
+		bool connected; /* to the main namespace, "/" */
+		bool acking;    /* the event in hand asked for an ack */
+		uint64_t ack_id;
+	} sio;
 	int64_t last_seen_ms; /* last frame of any kind from the client */
 	int64_t connected_ms; /* for the disconnect log line */
 	uint16_t end_code;    /* the close code it ended with; 0: none yet */
@@ -80,9 +100,17 @@ struct session {
 };
 
 /*
- * Queues m for s and asks the transport for a writable callback. A session
- * whose queue is over its bound is closed with 1008 "slow consumer" instead,
- * and m is not queued. m's reference stays with the caller either way.
+ * Queues m, a frame of s's own dialect, and asks the transport for a
+ * writable callback. A session whose queue is over its bound is closed with
+ * 1008 "slow consumer" instead, and m is not queued; so is one that is
+ * closing. m's reference stays with the caller either way.
+ */
+void session_queue(struct session *s, struct msg *m);
+
+/*
+ * session_queue for a protocol v1 frame: a session of another dialect is
+ * not sent it (it would not understand it), so v1 frames can go to every
+ * member of a room.
  */
 void session_send(struct session *s, struct msg *m);
 
@@ -91,6 +119,15 @@ void session_send(struct session *s, struct msg *m);
  * to s, and the transport closes it once the frames it already took are out.
  */
 void session_close(struct session *s, uint16_t code, const char *reason);
+
+/*
+ * session_close, with one last frame (last, may be NULL) sent just before
+ * the close frame, in place of whatever else was queued: a dialect's own
+ * goodbye (socket.io's disconnect packet). last's reference stays the
+ * caller's.
+ */
+void session_close_after(struct session *s, struct msg *last, uint16_t code,
+			 const char *reason);
 
 struct room *session_current_room(const struct session *s);
 bool session_in_room(const struct session *s, const struct room *r);

@@ -14,6 +14,9 @@
 #include "log.h"
 
 #define CHAT_PATH "/chat"
+/* Where socket.io clients connect: their default path, with the trailing
+ * slash engine.io-client adds (the reference server wants it too). */
+#define SOCKETIO_PATH "/socket.io/"
 
 /*
  * Formatted here rather than with lws_add_http_header_status(), which
@@ -25,19 +28,27 @@ int
 upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
 	       const char *extra, const char *body)
 {
+	return upgrade_refuse_as(wsi, status, reason, extra, "text/plain",
+				 body);
+}
+
+int
+upgrade_refuse_as(struct lws *wsi, unsigned status, const char *reason,
+		  const char *extra, const char *type, const char *body)
+{
 	unsigned char buf[LWS_PRE + 4096]; /* room for a long Location */
 	char *start = (char *)&buf[LWS_PRE];
 	int n;
 
 	n = snprintf(start, sizeof(buf) - LWS_PRE,
 		     "HTTP/1.1 %u %s\r\n"
-		     "content-type: text/plain\r\n"
+		     "content-type: %s\r\n"
 		     "x-content-type-options: nosniff\r\n"
 		     "%s"
 		     "content-length: %zu\r\n"
 		     "connection: close\r\n"
 		     "\r\n%s",
-		     status, reason, extra, strlen(body), body);
+		     status, reason, type, extra, strlen(body), body);
 	if (n < 0 || (size_t)n >= sizeof(buf) - LWS_PRE)
 		return -1;
 	if (lws_write(wsi, (unsigned char *)start, (size_t)n,
@@ -83,13 +94,62 @@ subprotocol_is_chat(struct lws *wsi)
 	return false;
 }
 
+enum upgrade_endpoint
+upgrade_endpoint(struct lws *wsi, bool socketio)
+{
+	char uri[64];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return UPGRADE_NONE;
+	if (!strcmp(uri, CHAT_PATH))
+		return UPGRADE_CHAT;
+	if (socketio && !strcmp(uri, SOCKETIO_PATH))
+		return UPGRADE_SOCKETIO;
+	return UPGRADE_NONE;
+}
+
+/*
+ * The value of query parameter name (lws keeps each "name=value" urldecoded
+ * as a fragment), or NULL. lws_get_urlarg_by_name() stops at the first
+ * fragment longer than its buffer, so a long token before EIO would hide
+ * it; the buffer here holds any fragment (lws keeps all the headers of a
+ * request in 4 KiB).
+ */
+static const char *
+query_arg(struct lws *wsi, const char *name, char *buf, int len)
+{
+	size_t n = strlen(name);
+
+	for (int i = 0;
+	     lws_hdr_copy_fragment(wsi, buf, len, WSI_TOKEN_HTTP_URI_ARGS, i) >=
+	     0;
+	     i++)
+		if (!strncmp(buf, name, n) && buf[n] == '=')
+			return buf + n + 1;
+	return NULL;
+}
+
+enum engineio_error
+upgrade_engineio_check(struct lws *wsi, bool upgrading)
+{
+	char eio[4096], transport[4096], sid[4096];
+
+	return engineio_check_query(query_arg(wsi, "EIO", eio, sizeof(eio)),
+				    query_arg(wsi, "transport", transport,
+					      sizeof(transport)),
+				    query_arg(wsi, "sid", sid, sizeof(sid)),
+				    upgrading);
+}
+
 int
-upgrade_confirm(struct lws *wsi, const char *upgrade,
+upgrade_confirm(struct lws *wsi, const char *upgrade, bool socketio,
 		enum chat_stats_refusal *why)
 {
-	char uri[64], version[8], key[64];
+	char version[8], key[64];
 	char *uri_ptr = NULL;
 	int uri_len = 0;
+	enum upgrade_endpoint endpoint;
+	enum engineio_error eio;
 
 	if (!upgrade)
 		return 0;
@@ -109,10 +169,19 @@ upgrade_confirm(struct lws *wsi, const char *upgrade,
 				      "allow: GET\r\n",
 				      "a WebSocket upgrade is a GET\n");
 	*why = CHAT_STATS_REFUSED_PATH;
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(uri, CHAT_PATH))
+	endpoint = upgrade_endpoint(wsi, socketio);
+	if (endpoint == UPGRADE_NONE)
 		return upgrade_refuse(wsi, 404, "Not Found", "",
 				      "the chat endpoint is " CHAT_PATH "\n");
+	/* Engine.IO's own checks first, as its reference server makes them
+	 * before the WebSocket handshake's. */
+	*why = CHAT_STATS_REFUSED_BAD_REQUEST;
+	eio = endpoint == UPGRADE_SOCKETIO ? upgrade_engineio_check(wsi, true)
+					   : ENGINEIO_OK;
+	if (eio != ENGINEIO_OK)
+		return upgrade_refuse_as(wsi, 400, "Bad Request", "",
+					 "application/json",
+					 engineio_error_json(eio));
 	*why = CHAT_STATS_REFUSED_VERSION;
 	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <=
 		    0 ||

@@ -14,15 +14,34 @@
 #include <libwebsockets.h>
 
 #include "chat_stats.h"
+#include "engineio.h"
+
+/* The WebSocket endpoints, by request path. */
+enum upgrade_endpoint {
+	UPGRADE_NONE,     /* not an endpoint: 404 */
+	UPGRADE_CHAT,     /* /chat, protocol v1 */
+	UPGRADE_SOCKETIO, /* /socket.io/, when socketio is on (socketio.h) */
+};
+
+/* Which endpoint wsi's request path names (the query aside). */
+enum upgrade_endpoint upgrade_endpoint(struct lws *wsi, bool socketio);
 
 /*
  * For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is its `in`): returns 0
  * when the upgrade may go on, 1 when an error response was written (lws
  * then completes the transaction), -1 to hang up. Unless 0, *why says
- * which check refused it.
+ * which check refused it. socketio: whether /socket.io/ is served; its
+ * handshakes also need Engine.IO's query (EIO=4, transport=websocket),
+ * else 400 with the Engine.IO error body.
  */
-int upgrade_confirm(struct lws *wsi, const char *upgrade,
+int upgrade_confirm(struct lws *wsi, const char *upgrade, bool socketio,
 		    enum chat_stats_refusal *why);
+
+/*
+ * The Engine.IO check of a request to /socket.io/ (engineio.h's
+ * engineio_check_query on its query), upgrading or not.
+ */
+enum engineio_error upgrade_engineio_check(struct lws *wsi, bool upgrading);
 
 /*
  * Answers the upgrade with status (and its reason phrase), extra header
@@ -31,6 +50,9 @@ int upgrade_confirm(struct lws *wsi, const char *upgrade,
  */
 int upgrade_refuse(struct lws *wsi, unsigned status, const char *reason,
 		   const char *extra, const char *body);
+/* The same with a body of another Content-Type. */
+int upgrade_refuse_as(struct lws *wsi, unsigned status, const char *reason,
+		      const char *extra, const char *type, const char *body);
 
 /*
  * Cross-site WebSocket hijacking guard: true when the request has no

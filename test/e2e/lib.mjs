@@ -21,7 +21,7 @@ const repo = path.resolve(here, '../..');
 
 // Missing node packages must fail the run loudly, never skip it.
 const require = createRequire(import.meta.url);
-function need(name) {
+export function need(name) {
 	try {
 		return require(name);
 	} catch (err) {

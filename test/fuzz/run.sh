@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$1
 seconds=$2
 shift 2
-targets=${*:-json rx ws_close http_path config jwt}
+targets=${*:-json rx ws_close http_path config jwt socketio}
 
 # libFuzzer reads 0 as "no limit": a bounded run needs at least 1 s.
 case $seconds in

@@ -1513,6 +1513,69 @@ CLUSTER_TEST(test_cluster_token_nick_in_another_case_is_refused_elsewhere)
 	ws_close(carol);
 }
 
+/* ---- socket.io clients ------------------------------------------------ */
+
+/* The next text message of a socket.io client must be want. */
+static void
+sio_expect(struct ws_client *c, const char *want)
+{
+	struct ws_msg m;
+	int r = ws_recv_msg(c, &m, CHAT_TIMEOUT_MS);
+
+	if (r != WS_OK)
+		fail_msg("expected '%s', got nothing (%d)", want, r);
+	if (strcmp(m.data, want))
+		fail_msg("expected '%s', got '%s'", want, m.data);
+	ws_msg_fini(&m);
+}
+
+/* A socket.io client in the lobby of the instance on port. */
+static struct ws_client *
+sio_connect(int port)
+{
+	struct ws_connect_opts o = {
+		.path = "/socket.io/?EIO=4&transport=websocket",
+		.subprotocol = "",
+	};
+	struct ws_client *c = ws_connect_opts(port, &o);
+	struct ws_msg m;
+
+	assert_non_null(c);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ws_recv_msg(c, &m, CHAT_TIMEOUT_MS), WS_OK);
+		/* The open packet, then the answer to CONNECT. */
+		assert_true(!strncmp(m.data, i ? "40{" : "0{", i ? 3 : 2));
+		ws_msg_fini(&m);
+		if (!i)
+			assert_int_equal(ws_send_text(c, "40"), 0);
+	}
+	return c;
+}
+
+/* Messages from Redis take the same way to socket.io clients as local
+ * ones: a v1 message on one instance reaches a socket.io client on the
+ * other, and the other way round. */
+CLUSTER_TEST(test_cluster_socketio_clients_get_every_instances_messages)
+{
+	struct ws_client *a = chat_connect(cl->node[0].port, NULL);
+	struct ws_client *s = sio_connect(cl->node[1].port);
+	json_t *m;
+
+	chat_say(a, NULL, "from a", NULL);
+	json_decref(chat_wait_msg(a, "lobby", NULL, "from a", NULL));
+	sio_expect(s, "42[\"chat message\",\"from a\"]");
+	assert_int_equal(ws_send_text(s, "421[\"chat message\",\"from b\"]"),
+			 0);
+	sio_expect(s, "431[{\"status\":\"ok\"}]");
+	sio_expect(s, "42[\"chat message\",\"from b\"]");
+	m = chat_wait_msg(a, "lobby", NULL, "from b", NULL);
+	assert_true(!strncmp(jstr(m, "nick"), "guest-", 6));
+	json_decref(m);
+	expect_no_message(a);
+	ws_close(s);
+	ws_close(a);
+}
+
 int
 main(void)
 {
@@ -1537,6 +1600,7 @@ main(void)
 		T(test_cluster_one_person_on_two_instances_counts_once),
 		T(test_cluster_second_tab_is_no_news_on_its_own_instance),
 		T(test_cluster_token_nick_in_another_case_is_refused_elsewhere),
+		T(test_cluster_socketio_clients_get_every_instances_messages),
 #undef T
 	};
 

@@ -380,6 +380,52 @@ CHAT_TEST(test_token_rooms_claim_makes_other_rooms_forbidden)
 	free(u);
 }
 
+/* The next text message of a socket.io client must start with prefix. */
+static void
+sio_expect_prefix(struct ws_client *c, const char *prefix)
+{
+	struct ws_msg m;
+
+	assert_int_equal(ws_recv_msg(c, &m, CHAT_TIMEOUT_MS), WS_OK);
+	if (strncmp(m.data, prefix, strlen(prefix)))
+		fail_msg("expected '%s...', got '%s'", prefix, m.data);
+	ws_msg_fini(&m);
+}
+
+/* A socket.io handshake needs a token too; with one, the client is its
+ * sub, in its token's first room. */
+CHAT_TEST(test_token_socketio_clients_need_one_too)
+{
+	char *t = token("ivy", ",\"rooms\":[\"ops\"]");
+	char *u = token("jay", ",\"rooms\":[\"ops\"]");
+	char path[4096];
+	struct ws_connect_opts o = { .path = path, .subprotocol = "" };
+	struct ws_client *j = connect_as(port, u, NULL, "jay", "ops");
+	struct ws_client *s;
+	struct answer a;
+	json_t *m;
+
+	assert_int_equal(upgrade(port, "/socket.io/?EIO=4&transport=websocket",
+				 NULL, &a),
+			 401);
+	snprintf(path, sizeof(path),
+		 "/socket.io/?EIO=4&transport=websocket&token=%s", t);
+	s = ws_connect_opts(port, &o);
+	assert_non_null(s);
+	sio_expect_prefix(s, "0{");
+	assert_int_equal(ws_send_text(s, "40"), 0);
+	sio_expect_prefix(s, "40{");
+	chat_expect_presence(j, "ops", "join", "ivy", NULL);
+	assert_int_equal(ws_send_text(s, "42[\"chat message\",\"hi\"]"), 0);
+	sio_expect_prefix(s, "42[\"chat message\",\"hi\"]");
+	m = chat_expect_msg(j, "ops", "ivy", "hi", NULL);
+	json_decref(m);
+	ws_close(s);
+	ws_close(j);
+	free(t);
+	free(u);
+}
+
 CHAT_TEST(test_token_nick_requests_are_forbidden)
 {
 	struct ws_client *c = connect_sub(port, "ivan");
@@ -699,6 +745,7 @@ main(void)
 		cmocka_unit_test(test_token_malformed_or_bad_sub_is_401),
 		cmocka_unit_test(
 			test_token_rooms_claim_makes_other_rooms_forbidden),
+		cmocka_unit_test(test_token_socketio_clients_need_one_too),
 		cmocka_unit_test(test_token_nick_requests_are_forbidden),
 		cmocka_unit_test(test_token_cookie_works_and_the_query_wins),
 		cmocka_unit_test(test_token_tabs_of_one_sub_are_one_person),

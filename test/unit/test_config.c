@@ -33,6 +33,7 @@ static const char *const env_names[] = {
 	"CHAT_JWT_SECRET",
 	"CHAT_REDIS",
 	"CHAT_INSTANCE_ID",
+	"CHAT_SOCKETIO",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -141,6 +142,7 @@ assert_defaults(const struct config *c)
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
 	assert_null(c->healthcheck_url);
+	assert_true(c->socketio);
 }
 
 /* ---- defaults, env, flags ------------------------------------------- */
@@ -486,6 +488,31 @@ test_config_redis_url_from_env_and_flag(void **state)
 	unsetenv("CHAT_REDIS");
 }
 
+/* --socketio / CHAT_SOCKETIO: on by default; on or off, nothing else
+ * (not 1, not yes), and the flag beats the variable. */
+static void
+test_config_socketio_is_on_or_off(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const bad[] = { "", "1", "0", "yes", "ON", "of" };
+
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_true(fx->cfg.socketio);
+	assert_int_equal(PARSE(fx, "--socketio", "off"), CONFIG_RUN);
+	assert_false(fx->cfg.socketio);
+	setenv("CHAT_SOCKETIO", "off", 1);
+	assert_int_equal(PARSE0(fx), CONFIG_RUN);
+	assert_false(fx->cfg.socketio);
+	assert_int_equal(PARSE(fx, "--socketio=on"), CONFIG_RUN);
+	assert_true(fx->cfg.socketio);
+	setenv("CHAT_SOCKETIO", "maybe", 1);
+	assert_error(fx, PARSE0(fx), "CHAT_SOCKETIO", "maybe");
+	unsetenv("CHAT_SOCKETIO");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_error(fx, PARSE(fx, "--socketio", bad[i]), "--socketio",
+			     bad[i]);
+}
+
 static void
 test_config_missing_value_names_flag(void **state)
 {
@@ -722,6 +749,7 @@ main(void)
 		T(test_config_history_max_total_from_env_and_flag),
 		T(test_config_metrics_listen_takes_addr_port_only),
 		T(test_config_redis_url_from_env_and_flag),
+		T(test_config_socketio_is_on_or_off),
 		T(test_config_missing_value_names_flag),
 		T(test_config_bad_log_level_names_flag_and_choices),
 		T(test_config_empty_string_option_is_an_error),

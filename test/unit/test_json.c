@@ -314,6 +314,97 @@ test_json_message_hostile_text_round_trips(void **state)
 	}
 }
 
+/* The text as json_message_text finds it, decoded: the quoted bytes are
+ * one JSON string, and it is the record's text. */
+static void
+assert_text_span_is(const struct fx *fx, const char *text, size_t len)
+{
+	size_t at = 0, n = 0;
+	json_error_t err;
+	json_t *s;
+
+	assert_int_equal(json_message_text(fx->b.data, fx->b.len, &at, &n), 0);
+	assert_true(at + n <= fx->b.len);
+	assert_int_equal(fx->b.data[at], '"');
+	assert_int_equal(fx->b.data[at + n - 1], '"');
+	s = json_loadb(fx->b.data + at, n, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+		       &err);
+	if (!s || !json_is_string(s))
+		fail_msg("not a JSON string (%s): %.*s", err.text, (int)n,
+			 fx->b.data + at);
+	assert_int_equal(json_string_length(s), len);
+	assert_memory_equal(json_string_value(s), text, len);
+	json_decref(s);
+}
+
+/* socket.io frames wrap a message frame's text as it is (socketio.c):
+ * found whatever the text, the nick or the cid hold, in the cluster's
+ * split form too once the id is in. */
+static void
+test_json_message_text_span_is_the_text(void **state)
+{
+	struct fx *fx = *state;
+	static const char decoy[] = ",\"text\":\"decoy\\\"\",\"ts\":1}";
+
+	for (size_t i = 0; i < N_HOSTILE; i++) {
+		struct chat_record r = {
+			.room = "lobby",
+			.id = i + 1,
+			.ts = 1700000000123,
+			.nick = "guest-1a2b",
+			.text = hostile[i],
+			.text_len = strlen(hostile[i]),
+			.cid = i % 2 ? decoy : hostile[(i + 5) % N_HOSTILE],
+		};
+		size_t id_at = 0;
+		char *joined;
+
+		json_message(&fx->b, &r);
+		assert_text_span_is(fx, r.text, r.text_len);
+		json_message_split(&fx->b, &r, &id_at);
+		assert_true(asprintf(&joined, "%.*s42%.*s", (int)id_at,
+				     fx->b.data, (int)(fx->b.len - id_at),
+				     fx->b.data + id_at) > 0);
+		jbuf_reset(&fx->b);
+		jbuf_raw(&fx->b, joined, strlen(joined));
+		free(joined);
+		assert_text_span_is(fx, r.text, r.text_len);
+	}
+	/* A decoy inside the text is skipped over as part of it. */
+	{
+		struct chat_record r = { .room = "r", .id = 1, .ts = 1,
+					 .nick = "n", .text = decoy,
+					 .text_len = sizeof(decoy) - 1 };
+
+		json_message(&fx->b, &r);
+		assert_text_span_is(fx, decoy, sizeof(decoy) - 1);
+	}
+}
+
+/* No text field, or one that never ends: -1, nothing read past the end. */
+static void
+test_json_message_text_refuses_other_frames(void **state)
+{
+	static const char *const frames[] = {
+		"",
+		"{\"type\":\"typing\",\"room\":\"r\",\"nick\":\"n\"}",
+		"{\"type\":\"message\",\"text\":\"open",
+		"{\"type\":\"message\",\"text\":\"ends in a backslash\\",
+	};
+	size_t at, n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		size_t len = strlen(frames[i]);
+		char *copy = malloc(len ? len : 1); /* exact size, for ASan */
+
+		assert_non_null(copy);
+		memcpy(copy, frames[i], len);
+		assert_int_equal(json_message_text(copy, len, &at, &n), -1);
+		free(copy);
+	}
+}
+
 static void
 test_json_message_text_with_every_control_char_and_nul(void **state)
 {
@@ -1100,6 +1191,8 @@ main(void)
 		T(test_json_encoders_reset_the_buffer),
 		T(test_json_message_hostile_text_round_trips),
 		T(test_json_message_text_with_every_control_char_and_nul),
+		T(test_json_message_text_span_is_the_text),
+		T(test_json_message_text_refuses_other_frames),
 		T(test_json_message_raw_bytes_escape_script_and_separators),
 		T(test_json_message_long_text_round_trips),
 		T(test_json_message_omits_cid_when_null),

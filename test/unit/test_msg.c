@@ -260,6 +260,31 @@ test_msg_unref_underflow_aborts(void **state)
 	assert_int_equal(m->refs, 1);
 }
 
+/* The parts end to end, in order, under one header; empty parts and a
+ * NULL one of length 0 add nothing. */
+static void
+test_msg_new_parts_joins_parts_under_one_header(void **state)
+{
+	static const char big[300] = { [0] = 'x', [299] = 'y' };
+	const struct msg_part parts[] = {
+		{ "42[", 3 }, { NULL, 0 }, { big, sizeof(big) }, { "]", 1 },
+	};
+	struct msg *m = msg_new_parts(parts, 4);
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(m->refs, 1);
+	assert_int_equal(m->len, 304);
+	assert_int_equal(m->hdr_len, 4); /* 126 and a 16-bit length */
+	assert_int_equal(msg_frame(m)[0], 0x81);
+	assert_int_equal(msg_frame(m)[2] << 8 | msg_frame(m)[3], 304);
+	assert_memory_equal(msg_payload(m), "42[x", 4);
+	assert_memory_equal(msg_payload(m) + 3, big, sizeof(big));
+	assert_memory_equal(msg_payload(m) + 302, "y]", 2);
+	assert_int_equal(msg_payload(m)[304], '\0');
+	msg_unref(m);
+}
+
 int
 main(void)
 {
@@ -278,6 +303,7 @@ main(void)
 		T(test_msg_live_count_tracks_many_msgs),
 		T(test_msg_unref_null_is_a_no_op),
 		T(test_msg_unref_underflow_aborts),
+		T(test_msg_new_parts_joins_parts_under_one_header),
 #undef T
 	};
 

@@ -422,6 +422,60 @@ test_session_close_drains_queue_once(void **state)
 	msg_unref(m);
 }
 
+/* v1 frames go to v1 sessions only; session_queue takes any. */
+static void
+test_session_send_skips_other_dialects(void **state)
+{
+	struct fx *fx = *state;
+	struct msg *m = msg_new("{\"type\":\"typing\"}", 17);
+
+	assert_non_null(m);
+	fx->s.dialect = SESSION_SOCKETIO;
+	session_send(&fx->s, m);
+	assert_int_equal(fx->wakes, 0);
+	assert_int_equal(m->refs, 1);
+	assert_true(msgq_is_empty(&fx->s.q));
+	session_queue(&fx->s, m);
+	assert_int_equal(fx->wakes, 1);
+	assert_int_equal(m->refs, 2);
+	assert_ptr_equal(msgq_peek(&fx->s.q), m);
+	msg_unref(m);
+}
+
+/* The last frame replaces what was queued, even over the queue bound,
+ * and nothing may follow it. */
+static void
+test_session_close_after_keeps_only_the_last_frame(void **state)
+{
+	struct fx *fx = *state;
+	struct msg *m = msg_new("queued", 6);
+	char big[QUEUE_BYTES * 2];
+	struct msg *last, *late = msg_new("late", 4);
+
+	memset(big, 'l', sizeof(big));
+	last = msg_new(big, sizeof(big));
+	assert_non_null(m);
+	assert_non_null(last);
+	assert_non_null(late);
+	session_send(&fx->s, m);
+	session_close_after(&fx->s, last, CHAT_CLOSE_UNSUPPORTED, "bye");
+	assert_int_equal(fx->closes, 1);
+	assert_int_equal(fx->s.close_code, 1003);
+	assert_string_equal(fx->s.close_reason, "bye");
+	assert_int_equal(m->refs, 1);
+	assert_int_equal(last->refs, 2);
+	assert_ptr_equal(msgq_peek(&fx->s.q), last);
+	assert_null(msgq_peek_at(&fx->s.q, 1));
+	session_queue(&fx->s, late);
+	session_close_after(&fx->s, late, CHAT_CLOSE_GOING_AWAY, "again");
+	assert_int_equal(late->refs, 1);
+	assert_int_equal(fx->closes, 1);
+	assert_null(msgq_peek_at(&fx->s.q, 1));
+	msg_unref(m);
+	msg_unref(last);
+	msg_unref(late);
+}
+
 int
 main(void)
 {
@@ -444,6 +498,8 @@ main(void)
 		T(test_session_send_lone_big_msg_is_queued),
 		T(test_session_send_after_close_is_dropped),
 		T(test_session_close_drains_queue_once),
+		T(test_session_send_skips_other_dialects),
+		T(test_session_close_after_keeps_only_the_last_frame),
 		/* Last: under UBSan its failure ends the program. */
 		T(test_session_rx_append_empty_fragment_to_fresh_session),
 #undef T
