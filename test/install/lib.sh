@@ -23,6 +23,10 @@ fail() {
 start_from_root() {
 	name=$1
 	shift
+	# Made here, not by the background redirection, which may come after
+	# the first read below (sed failing on a missing file ends the script
+	# under set -e).
+	: >"$tmp/$name.log"
 	(cd / && exec "$@" --port 0 --host 127.0.0.1) \
 		>"$tmp/$name.out" 2>"$tmp/$name.log" &
 	pids="$pids $!"
