@@ -768,9 +768,14 @@ chat_publish_failed(struct chat *c, uint64_t session_id, const char *cid)
 {
 	for (struct session *s = c->sessions; s; s = s->next)
 		if (s->id == session_id) {
+			/* Redis may have run the script before it went: a
+			 * resend with the same cid is recognised. */
 			if (!s->closing)
 				send_error(s, "unavailable",
-					   CLUSTER_UNAVAILABLE, cid);
+					   "the chat cluster did not confirm "
+					   "the message; resend it with its "
+					   "cid",
+					   cid);
 			return;
 		}
 }
@@ -1103,7 +1108,6 @@ chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
 	struct request req;
 	const char *why = NULL, *code;
 	struct session *holder;
-	bool kept = false;
 
 	if (!s || !s->claiming)
 		return false;
@@ -1113,12 +1117,18 @@ chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
 	head = s->stalled;
 	code = head ? request_parse(&req, head->data, head->len, &why) : NULL;
 	holder = nicks_holder(&c->nicks, nick);
-	if (result == 1 && holder && holder != s)
-		result = 0; /* taken here meanwhile (while Redis was away) */
+	if (result == 1 && holder && holder != s) {
+		/* Taken here meanwhile (while Redis was away). */
+		cluster_rename_back(c->cluster, s, nick);
+		result = 0;
+	}
 	if (result == 1) {
-		/* The request stays first: run again, it finds the nick
-		 * already s's and goes on (a join joins). */
-		kept = apply_nick(s, nick, head && !code ? req.cid : NULL);
+		/* After the messages before it, as any answer. The request
+		 * stays first: run again, it finds the nick already s's and
+		 * goes on (a join joins). */
+		chat_flush(c);
+		if (!apply_nick(s, nick, head && !code ? req.cid : NULL))
+			cluster_rename_back(c->cluster, s, nick);
 	} else {
 		if (result == 0)
 			send_error(s, "nick_taken", "that nick is in use",
@@ -1132,7 +1142,7 @@ chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
 	if (head)
 		request_fini(&req);
 	chat_resume(s);
-	return kept;
+	return true;
 }
 
 /* ---- connection lifecycle ---- */

@@ -232,7 +232,8 @@ void chat_remote_typing(struct chat *c, const char *room, const char *nick);
 /*
  * Cluster mode: the answer to session_id's nick claim (1 granted, 0 taken,
  * -1 Redis failed). The waiting request is answered and the session's
- * requests go on. Returns false when the session is gone.
+ * requests go on; a grant it cannot take after all is handed back
+ * (cluster_rename_back). Returns false when the session is gone.
  */
 bool chat_nick_claimed(struct chat *c, uint64_t session_id, const char *nick,
 		       int result);

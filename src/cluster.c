@@ -83,6 +83,7 @@ struct cl_room {
 	bool syncing;    /* a catch-up is under way; live events are held */
 	unsigned gen;    /* the cluster generation of that catch-up */
 	struct held *held, *held_tail;
+	unsigned nheld; /* at most HELD_MAX: the stream has the rest */
 	struct rmember *rm; /* the members on other instances */
 	unsigned nrm, rm_cap;
 	char name[NAME_ROOM_MAX + 1];
@@ -104,6 +105,9 @@ struct cluster {
 						  * host name and pid */
 	char boot[17]; /* this process's tag in session names (SID_MAX) */
 	ev_timer heartbeat;
+	/* When the subscription last brought anything (every heartbeat
+	 * publishes a beat): a silent one has gone half-open. */
+	uint64_t last_event_ns;
 	struct cluster_stats stats;
 };
 
@@ -156,6 +160,7 @@ get_room(struct cluster *cl, const char *name)
 static void
 drop_held(struct cl_room *r)
 {
+	r->nheld = 0;
 	while (r->held) {
 		struct held *h = r->held;
 
@@ -234,13 +239,21 @@ frame_room_id(json_t *o, char *room, uint64_t *id)
 static void start_sync(struct cl_room *r);
 static void maybe_sync(struct cluster *cl);
 
+/* Live events kept per room while it catches up; past it they are left
+ * to the stream, which the catch-up reads to its end anyway. */
+#define HELD_MAX 10000
+
 static int
 hold(struct cl_room *r, const char *frame, size_t len, uint64_t id)
 {
-	struct held *h = malloc(sizeof(*h) + len);
+	struct held *h;
 
+	if (r->nheld >= HELD_MAX)
+		return 0;
+	h = malloc(sizeof(*h) + len);
 	if (!h)
 		return -1;
+	r->nheld++;
 	h->next = NULL;
 	h->id = id;
 	h->len = len;
@@ -649,18 +662,31 @@ who_is(const struct cluster *cl, const struct session *s, const char *nick,
 	w->token = s->claims ? "1" : "0";
 }
 
-/* Whose registration a reply answers. */
-struct register_ctx {
+/* Whose nick a registration's or a claim's reply is about. */
+struct nick_ctx {
 	struct cluster *cl;
 	uint64_t session_id;
 	bool token;
 	char nick[NAME_NICK_MAX + 1];
 };
 
+static struct nick_ctx *
+nick_ctx_new(struct cluster *cl, const struct session *s, const char *nick)
+{
+	struct nick_ctx *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = (struct nick_ctx){ .cl = cl, .session_id = s->id,
+				.token = s->claims != NULL };
+	snprintf(c->nick, sizeof(c->nick), "%s", nick);
+	return c;
+}
+
 static void
 on_registered(struct redis_link *l, redisReply *reply, void *priv)
 {
-	struct register_ctx *c = priv;
+	struct nick_ctx *c = priv;
 
 	(void)l;
 	if (reply && reply->type == REDIS_REPLY_INTEGER && !reply->integer) {
@@ -679,17 +705,11 @@ on_registered(struct redis_link *l, redisReply *reply, void *priv)
 void
 cluster_session_started(struct cluster *cl, const struct session *s)
 {
-	struct register_ctx *c;
+	struct nick_ctx *c;
 	struct who w;
 
-	if (!can_send(cl))
+	if (!can_send(cl) || !(c = nick_ctx_new(cl, s, s->nick)))
 		return;
-	c = malloc(sizeof(*c));
-	if (!c)
-		return;
-	*c = (struct register_ctx){ .cl = cl, .session_id = s->id,
-				    .token = s->claims != NULL };
-	snprintf(c->nick, sizeof(c->nick), "%s", s->nick);
 	who_is(cl, s, s->nick, &w);
 	const char *args[] = { cl->instance, w.sid, w.fold, w.owner, w.token };
 	if (run_script(cl, cluster_lua_register, on_registered, c, 5, args))
@@ -721,36 +741,32 @@ cluster_left(struct cluster *cl, const struct session *s, const char *room)
 	room_script(cl, cluster_lua_leave, s, room);
 }
 
-/* Frees nick's claim of session sid (gone, or never told its nick). */
+/* Frees whatever nick Redis records for the session (cluster_lua_bye). */
 static void
-release(struct cluster *cl, const struct session *s, const char *nick)
+bye(struct cluster *cl, uint64_t session_id)
 {
-	struct who w;
+	char sid[SID_MAX];
 
 	if (!can_send(cl))
 		return;
-	who_is(cl, s, nick, &w);
-	const char *args[] = { cl->instance, w.sid, w.fold, w.owner, w.token };
-	run_script(cl, cluster_lua_bye, NULL, NULL, 5, args);
+	snprintf(sid, sizeof(sid), "%s.%" PRIu64, cl->boot, session_id);
+	const char *args[] = { cl->instance, sid };
+	run_script(cl, cluster_lua_bye, NULL, NULL, 2, args);
 }
 
 void
 cluster_session_ended(struct cluster *cl, const struct session *s)
 {
-	release(cl, s, s->nick);
+	bye(cl, s->id);
 }
 
-void
-cluster_typing(struct cluster *cl, const struct session *s, const char *room)
+/* An event that changes nothing in Redis: published as it is, and o
+ * (a new reference, may be NULL) is let go. */
+static void
+publish_event(struct cluster *cl, json_t *o)
 {
-	json_t *o;
-	char *text;
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-	if (!can_send(cl))
-		return;
-	o = json_pack("{s:s, s:s, s:s, s:s}", "x", "typing", "inst",
-		      cl->instance, "room", room, "nick", s->nick);
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text) {
 		const char *argv[] = { "PUBLISH", CLUSTER_CHANNEL, text };
 
@@ -761,19 +777,19 @@ cluster_typing(struct cluster *cl, const struct session *s, const char *room)
 	json_decref(o);
 }
 
-/* What a nick claim's reply needs: whose, which nick, and a session
- * stand-in for releasing it if the session has gone meanwhile. */
-struct claim_ctx {
-	struct cluster *cl;
-	uint64_t session_id;
-	bool token;
-	char nick[NAME_NICK_MAX + 1];
-};
+void
+cluster_typing(struct cluster *cl, const struct session *s, const char *room)
+{
+	if (can_send(cl))
+		publish_event(cl, json_pack("{s:s, s:s, s:s, s:s}", "x",
+					    "typing", "inst", cl->instance,
+					    "room", room, "nick", s->nick));
+}
 
 static void
 on_claimed(struct redis_link *l, redisReply *reply, void *priv)
 {
-	struct claim_ctx *c = priv;
+	struct nick_ctx *c = priv;
 	struct cluster *cl = c->cl;
 	int result = !reply || reply->type != REDIS_REPLY_INTEGER
 			     ? -1
@@ -782,15 +798,12 @@ on_claimed(struct redis_link *l, redisReply *reply, void *priv)
 	(void)l;
 	if (reply && reply->type == REDIS_REPLY_ERROR)
 		log_warn("redis: nick claim failed: %s", reply->str);
-	if (!cl->chat || !chat_nick_claimed(cl->chat, c->session_id, c->nick,
-					    result)) {
-		/* Nobody took the nick after all: let it go again. */
-		if (result == 1) {
-			struct session gone = { .id = c->session_id };
-
-			release(cl, &gone, c->nick);
-		}
-	}
+	/* A session gone meanwhile: what Redis granted it goes again (its
+	 * own bye may have run before the rename did). */
+	if ((!cl->chat || !chat_nick_claimed(cl->chat, c->session_id, c->nick,
+					     result)) &&
+	    result == 1)
+		bye(cl, c->session_id);
 	free(c);
 }
 
@@ -800,16 +813,12 @@ cluster_claim_nick(struct cluster *cl, const struct session *s,
 {
 	const char *args[8 + SESSION_MAX_ROOMS];
 	struct who w, old;
-	struct claim_ctx *c;
+	struct nick_ctx *c;
 	int n = 0;
 
-	if (cl->state != CLUSTER_UP || s->claims)
+	if (cl->state != CLUSTER_UP || s->claims ||
+	    !(c = nick_ctx_new(cl, s, nick)))
 		return -1;
-	c = malloc(sizeof(*c));
-	if (!c)
-		return -1;
-	*c = (struct claim_ctx){ .cl = cl, .session_id = s->id };
-	snprintf(c->nick, sizeof(c->nick), "%s", nick);
 	who_is(cl, s, nick, &w);
 	who_is(cl, s, s->nick, &old);
 	args[n++] = cl->instance;
@@ -829,30 +838,45 @@ cluster_claim_nick(struct cluster *cl, const struct session *s,
 	return 0;
 }
 
+void
+cluster_rename_back(struct cluster *cl, const struct session *s,
+		    const char *granted)
+{
+	const char *args[8 + SESSION_MAX_ROOMS];
+	struct who w, old;
+	int n = 0;
+
+	if (!can_send(cl))
+		return;
+	who_is(cl, s, s->nick, &w);
+	who_is(cl, s, granted, &old);
+	args[n++] = cl->instance;
+	args[n++] = w.sid;
+	args[n++] = w.fold;
+	args[n++] = w.owner;
+	args[n++] = w.token;
+	args[n++] = old.fold;
+	args[n++] = s->nick;
+	args[n++] = granted;
+	for (unsigned i = 0; i < s->nrooms && n < 8 + SESSION_MAX_ROOMS; i++)
+		args[n++] = s->rooms[i]->name;
+	run_script(cl, cluster_lua_rename, NULL, NULL, n, args);
+}
+
 /* This instance's members, afresh: the others mark what they knew of it
  * stale, learn it again, and drop what was not said again. */
 static void
 reannounce(struct cluster *cl)
 {
 	const char *inst[] = { cl->instance };
-	json_t *o;
-	char *text;
 
 	if (!can_send(cl))
 		return;
 	run_script(cl, cluster_lua_reset, NULL, NULL, 1, inst);
 	if (cl->chat)
 		chat_cluster_reannounce(cl->chat);
-	o = json_pack("{s:s, s:s}", "x", "synced", "inst", cl->instance);
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (text) {
-		const char *argv[] = { "PUBLISH", CLUSTER_CHANNEL, text };
-
-		redis_link_command(cl->cmd, false, on_script, NULL, 3, argv,
-				   NULL);
-	}
-	free(text);
-	json_decref(o);
+	publish_event(cl, json_pack("{s:s, s:s}", "x", "synced", "inst",
+				    cl->instance));
 }
 
 static void
@@ -866,6 +890,12 @@ on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (!can_send(cl))
 		return;
+	if (cl->state == CLUSTER_UP &&
+	    mono_ns() - cl->last_event_ns >
+		    3ull * CLUSTER_HEARTBEAT_MS * 1000000u) {
+		redis_link_reset(cl->sub, "no beat on the subscription");
+		return;
+	}
 	snprintf(dead, sizeof(dead), "%d", CLUSTER_DEAD_MS);
 	snprintf(pause, sizeof(pause), "%d", CLUSTER_PAUSE_MS);
 	run_script(cl, cluster_lua_heartbeat, NULL, NULL, 3, args);
@@ -891,6 +921,7 @@ on_event(struct redis_link *l, redisReply *reply, void *priv)
 	payload = reply->element[2];
 	if (kind->type != REDIS_REPLY_STRING)
 		return;
+	cl->last_event_ns = mono_ns();
 	if (!strcmp(kind->str, "subscribe")) {
 		cl->subscribed = true;
 		maybe_sync(cl);
@@ -926,7 +957,10 @@ sync_done(struct cluster *cl)
 	}
 }
 
-/* r's stream is read to its end: the held live events follow. */
+/* r's stream is read to its end: the held live events follow, in order.
+ * A gap left now is one the stream cannot fill (trimmed, or lost with a
+ * Redis that restarted): waiting for it again would hold the room for
+ * good, so the messages that exist go out. */
 static void
 finish_sync(struct cl_room *r)
 {
@@ -934,12 +968,12 @@ finish_sync(struct cl_room *r)
 
 	r->syncing = false;
 	r->held = r->held_tail = NULL;
+	r->nheld = 0;
 	while (h) {
 		struct held *next = h->next;
 
-		/* offer() may start another catch-up (a gap the stream did
-		 * not fill yet): the rest is then held again, in order. */
-		offer(r, h->frame, h->len, h->id, NULL);
+		if (h->id > r->last)
+			deliver_frame(r->cl, h->frame, h->len, r, h->id, NULL);
 		free(h);
 		h = next;
 	}

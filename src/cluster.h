@@ -112,6 +112,11 @@ void cluster_typing(struct cluster *cl, const struct session *s,
 int cluster_claim_nick(struct cluster *cl, const struct session *s,
 		       const char *nick);
 
+/* A granted claim that s could not take after all (cluster_claim_nick):
+ * Redis is told s keeps its nick, and the others are told so. */
+void cluster_rename_back(struct cluster *cl, const struct session *s,
+			 const char *granted);
+
 /*
  * Calls fn (may be NULL) for each nick in room on other instances that no
  * member here has, once per nick; returns how many.

@@ -130,16 +130,27 @@ const char cluster_lua_leave[] =
 	"ev({x='leave', inst=inst, sid=sid, room=room, nick=nick})\n"
 	"return 1\n";
 
+/* What Redis holds for the session is released, not what the caller
+ * thinks it holds: a refused registration or a rename still in flight
+ * must not free (or count down) a nick the session never got. */
 const char cluster_lua_bye[] =
 	PRELUDE
 	"local inst, sid = ARGV[3], ARGV[4]\n"
-	"release(ARGV[5], ARGV[6], ARGV[7])\n"
-	"redis.call('HDEL', P..'inst:{'..inst..'}:sess', sid)\n"
+	"local sk = P..'inst:{'..inst..'}:sess'\n"
+	"local e = redis.call('HGET', sk, sid)\n"
+	"if e then\n"
+	"  local fold, owner, token =\n"
+	"    string.match(e, '^([^\\31]*)\\31([^\\31]*)\\31(.*)$')\n"
+	"  release(fold, owner, token)\n"
+	"  redis.call('HDEL', sk, sid)\n"
+	"end\n"
 	"return 1\n";
 
 /* A heartbeat that finds the last look for the dead older than the pause
  * bound was itself held up (Redis, or every instance, stalled): the
- * others' heartbeats were held up too, so it gives no verdict this time. */
+ * others' heartbeats were held up too, so nobody is judged until each
+ * has had the dead time to beat again. Every heartbeat also publishes a
+ * "beat", by which each instance knows its subscription still works. */
 const char cluster_lua_heartbeat[] =
 	PRELUDE
 	"local t = redis.call('TIME')\n"
@@ -147,9 +158,16 @@ const char cluster_lua_heartbeat[] =
 	"local inst, dead, pause = ARGV[3], tonumber(ARGV[4]),\n"
 	"  tonumber(ARGV[5])\n"
 	"redis.call('ZADD', P..'alive', now, inst)\n"
+	"ev({x='beat', inst=inst})\n"
 	"local last = tonumber(redis.call('GET', P..'reaped-at') or '0')\n"
 	"redis.call('SET', P..'reaped-at', now)\n"
-	"if now - last > pause then return 0 end\n"
+	"if now - last > pause then\n"
+	"  redis.call('SET', P..'judge-after', now + dead)\n"
+	"  return 0\n"
+	"end\n"
+	"if now < tonumber(redis.call('GET', P..'judge-after') or '0') then\n"
+	"  return 0\n"
+	"end\n"
 	"local gone = redis.call('ZRANGEBYSCORE', P..'alive', '-inf',\n"
 	"  now - dead)\n"
 	"for _, d in ipairs(gone) do purge(d) end\n"

@@ -15,9 +15,10 @@
  *   inst:{I}:rooms   hash  "sid\x1froom" -> nick
  *   alive            zset  instance -> last heartbeat (Redis clock, ms)
  *   reaped-at        string  when a heartbeat last looked for the dead
+ *   judge-after      string  no verdicts before this (after a pause)
  * Events on the channel are JSON objects with "x": join, leave, nick,
  * typing, reset and synced (the last three published by chatd itself),
- * gone.
+ * gone, beat.
  *
  * Keys are named inside the scripts: fine for one Redis server (what
  * cluster mode supports), not for Redis Cluster's slot checks.
@@ -43,8 +44,8 @@ extern const char cluster_lua_rename[];
  * script does not need it). */
 extern const char cluster_lua_join[];
 extern const char cluster_lua_leave[];
-/* ARGV: prefix, channel, inst, sid, fold, owner, token. The session's
- * rooms are left first (cluster_lua_leave). */
+/* ARGV: prefix, channel, inst, sid. Frees the nick Redis records for the
+ * session; its rooms are left first (cluster_lua_leave). */
 extern const char cluster_lua_bye[];
 /* ARGV: prefix, channel, inst, dead after ms, pause ms. Records this
  * instance alive and purges those silent for longer; returns how many. */

@@ -46,8 +46,7 @@ struct redis_link {
 	char ip[INET6_ADDRSTRLEN]; /* the address connects go to */
 	/* A lookup on glibc's resolver thread: the name's address may change
 	 * (a container recreated), and the service thread never waits. */
-	struct gaicb gai;
-	struct addrinfo gai_hints;
+	struct lookup *lookup;
 	char shown[REDIS_URL_HOST_MAX + 16]; /* host:port, for logs */
 	unsigned port;
 	char password[REDIS_URL_PASSWORD_MAX + 1];
@@ -90,19 +89,44 @@ now_ms(void)
 
 static void try_connect(struct redis_link *l);
 
+/* One getaddrinfo_a request: owned by the link until it is done, when it
+ * may outlive the link (glibc's thread still writes into it). */
+struct lookup {
+	struct gaicb gai;
+	struct addrinfo hints;
+	char host[REDIS_URL_HOST_MAX + 1];
+};
+
+static void
+lookup_free(struct lookup *q)
+{
+	if (q->gai.ar_result)
+		freeaddrinfo(q->gai.ar_result);
+	free(q);
+}
+
 /* Each retry looks the name up afresh, without waiting for the answer. */
 static void
 start_resolve(struct redis_link *l)
 {
-	struct gaicb *list[] = { &l->gai };
+	struct lookup *q = calloc(1, sizeof(*q));
+	struct gaicb *list[1];
 
-	l->gai = (struct gaicb){ .ar_name = l->host,
-				 .ar_request = &l->gai_hints };
-	l->gai_hints = (struct addrinfo){ .ai_socktype = SOCK_STREAM };
-	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) {
+	if (!q) {
 		try_connect(l); /* the last address it had, then */
 		return;
 	}
+	snprintf(q->host, sizeof(q->host), "%s", l->host);
+	q->hints.ai_socktype = SOCK_STREAM;
+	q->gai.ar_name = q->host;
+	q->gai.ar_request = &q->hints;
+	list[0] = &q->gai;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) {
+		free(q);
+		try_connect(l);
+		return;
+	}
+	l->lookup = q;
 	l->state = LINK_RESOLVING;
 	l->since_ms = now_ms();
 }
@@ -124,43 +148,47 @@ first_address(const struct addrinfo *res, char *out, size_t len)
 static void
 check_resolve(struct redis_link *l)
 {
-	int rc = gai_error(&l->gai);
+	struct lookup *q = l->lookup;
+	int rc = gai_error(&q->gai);
 	char ip[INET6_ADDRSTRLEN];
 
 	if (rc == EAI_INPROGRESS) {
 		if (now_ms() - l->since_ms <= REDIS_LINK_TIMEOUT_MS ||
-		    gai_cancel(&l->gai) != EAI_CANCELED)
+		    gai_cancel(&q->gai) != EAI_CANCELED)
 			return; /* not yet (or it cannot be stopped: wait) */
+		l->lookup = NULL;
+		lookup_free(q);
 		try_connect(l); /* too slow: the last address it had */
 		return;
 	}
-	if (!rc && l->gai.ar_result) {
-		first_address(l->gai.ar_result, ip, sizeof(ip));
+	if (!rc && q->gai.ar_result) {
+		first_address(q->gai.ar_result, ip, sizeof(ip));
 		if (strcmp(ip, l->ip)) {
 			log_info("redis %s: %s is at %s now", l->name, l->host,
 				 ip);
 			snprintf(l->ip, sizeof(l->ip), "%s", ip);
 		}
 	}
-	if (l->gai.ar_result)
-		freeaddrinfo(l->gai.ar_result);
-	l->gai.ar_result = NULL;
+	l->lookup = NULL;
+	lookup_free(q);
 	try_connect(l);
 }
 
-/* A lookup still running when the link goes: stopped, or waited for. */
+/* A lookup still running when the link goes: cancelled, or (once glibc's
+ * thread has it) left to that thread, a few bytes at exit. The stop does
+ * not wait for a name server. */
 static void
 end_resolve(struct redis_link *l)
 {
-	const struct gaicb *list[] = { &l->gai };
-	struct timespec limit = { .tv_sec = 2 };
+	struct lookup *q = l->lookup;
 
-	if (l->state != LINK_RESOLVING)
+	if (!q)
 		return;
-	if (gai_cancel(&l->gai) == EAI_NOTCANCELED)
-		gai_suspend(list, 1, &limit);
-	if (gai_error(&l->gai) != EAI_INPROGRESS && l->gai.ar_result)
-		freeaddrinfo(l->gai.ar_result);
+	l->lookup = NULL;
+	if (gai_cancel(&q->gai) == EAI_NOTCANCELED &&
+	    gai_error(&q->gai) == EAI_INPROGRESS)
+		return;
+	lookup_free(q);
 }
 
 /* The context is gone (or going): fail over to WAIT and tell the user. */
@@ -307,7 +335,9 @@ handshake(struct redis_link *l)
 	l->handshake_left++;
 	return;
 failed:
-	drop(l, "out of memory");
+	/* Not dropped here: hiredis is still using the context once this
+	 * connect callback returns. The handshake times out instead. */
+	log_warn("redis %s: out of memory starting the handshake", l->name);
 }
 
 static void

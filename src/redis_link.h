@@ -5,10 +5,12 @@
  * or Redis stops answering it reports "down", fails every outstanding
  * command (its callback gets a NULL reply) and tries again with backoff.
  *
- * Nothing here blocks: the host is resolved once, at redis_link_new, and
- * every later connect is to that address; a connect or a command that
- * takes longer than REDIS_LINK_TIMEOUT_MS counts as a failure, so a hung
- * or partitioned Redis is noticed as surely as a closed one.
+ * Nothing here blocks but the first lookup of the host, at
+ * redis_link_new (where a name that does not resolve is an error to
+ * report); each reconnect looks it up again on glibc's resolver thread.
+ * A lookup, a connect or a command that takes longer than
+ * REDIS_LINK_TIMEOUT_MS counts as a failure, so a hung or partitioned
+ * Redis is noticed as surely as a closed one.
  *
  * Service thread only.
  */

@@ -1,5 +1,5 @@
 /*
- * redis_url: the --redis value, redis://[[user]:password@]host[:port][/db],
+ * redis_url: the --redis value, redis://[:password@]host[:port][/db],
  * split into what a connection needs. Pure, any thread.
  *
  * rediss:// (TLS) is refused: Debian 12's hiredis (0.14) has no TLS.
