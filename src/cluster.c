@@ -1320,10 +1320,21 @@ cluster_free(struct cluster *cl)
 	free(cl);
 }
 
+/* Every room the replica holds is known before the first catch-up, so
+ * that its counter is raised in a Redis that came back empty. */
+static void
+know_room(const char *room, void *ud)
+{
+	if (name_is_valid(room, NAME_ROOM_MAX))
+		get_room(ud, room);
+}
+
 void
 cluster_attach(struct cluster *cl, struct chat *chat)
 {
 	cl->chat = chat;
+	if (chat && !cl->rooms.count)
+		history_foreach_room(cl->history, know_room, cl);
 	if (chat) {
 		redis_link_start(cl->cmd);
 		redis_link_start(cl->sub);

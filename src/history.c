@@ -14,6 +14,7 @@
 
 #include "dict.h"
 #include "log.h"
+#include "name.h"
 
 enum stmt_id {
 	ST_INSERT,
@@ -27,6 +28,7 @@ enum stmt_id {
 	ST_NEXT_BASE,
 	ST_RAISE_FLOOR,
 	ST_TRIM_OLDEST,
+	ST_NEXT_ROOM,
 	ST_COUNT
 };
 
@@ -34,6 +36,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT] = "INSERT INTO messages (room, id, ts, nick, text, cid,"
 		      " seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_LAST_ID] = "SELECT max(id) FROM messages WHERE room = ?1",
+	/* One index seek per room, however many messages each holds. */
+	[ST_NEXT_ROOM] = "SELECT room FROM messages WHERE room > ?1 "
+			 "ORDER BY room LIMIT 1",
 	[ST_BEFORE] = "SELECT id, ts, nick, text, cid FROM ("
 		      " SELECT * FROM messages WHERE room = ?1 AND id < ?2"
 		      " ORDER BY id DESC LIMIT ?3) ORDER BY id",
@@ -509,6 +514,28 @@ uint64_t
 history_last_id(struct history *h, const char *room)
 {
 	return scalar_u64(h, ST_NEXT_BASE, room);
+}
+
+void
+history_foreach_room(struct history *h,
+		     void (*fn)(const char *room, void *ud), void *ud)
+{
+	char room[NAME_ROOM_MAX + 1] = "";
+
+	for (;;) {
+		sqlite3_stmt *st = stmt(h, ST_NEXT_ROOM, room);
+		const unsigned char *next;
+
+		if (sqlite3_step(st) != SQLITE_ROW ||
+		    !(next = sqlite3_column_text(st, 0)) ||
+		    strlen((const char *)next) > NAME_ROOM_MAX) {
+			sqlite3_reset(st);
+			return;
+		}
+		snprintf(room, sizeof(room), "%s", (const char *)next);
+		sqlite3_reset(st);
+		fn(room, ud);
+	}
 }
 
 uint64_t

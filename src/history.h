@@ -63,6 +63,10 @@ bool history_has_pending(const struct history *h);
  * so that ids are never reused; 0 before that ever happened.
  */
 uint64_t history_last_id(struct history *h, const char *room);
+/* Calls fn for every room that has messages, in name order. */
+void history_foreach_room(struct history *h,
+			  void (*fn)(const char *room, void *ud), void *ud);
+
 /* Messages stored, the open transaction's included (kept, not queried). */
 uint64_t history_count(const struct history *h);
 
