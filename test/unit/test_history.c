@@ -168,6 +168,36 @@ test_history_reopen_keeps_records_and_last_id(void **state)
 }
 
 static void
+list_room(const char *room, void *ud)
+{
+	char *out = ud;
+
+	strcat(out, room);
+	strcat(out, ",");
+}
+
+/* Every room with messages, once each, in name order, committed or still
+ * pending. */
+static void
+test_history_foreach_room_lists_each_room_once(void **state)
+{
+	struct fixture *f = *state;
+	char seen[256] = "";
+
+	f->h = open_ok(f, 100);
+	history_foreach_room(f->h, list_room, seen);
+	assert_string_equal(seen, "");
+	for (uint64_t id = 1; id <= 3; id++)
+		append(f->h, "lobby", id, NULL);
+	append(f->h, "b-room", 1, NULL);
+	assert_int_equal(history_commit(f->h), 0);
+	append(f->h, "a.room", 1, NULL);
+	append(f->h, "zz", 1, NULL);
+	history_foreach_room(f->h, list_room, seen);
+	assert_string_equal(seen, "a.room,b-room,lobby,zz,");
+}
+
+static void
 test_history_close_commits_pending_appends(void **state)
 {
 	struct fixture *f = *state;
@@ -712,6 +742,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_history_new_file_gets_schema_and_version),
 		T(test_history_reopen_keeps_records_and_last_id),
+		T(test_history_foreach_room_lists_each_room_once),
 		T(test_history_close_commits_pending_appends),
 		T(test_history_before_pages_newest_first_window),
 		T(test_history_after_returns_exactly_the_missed_ones),
