@@ -86,6 +86,11 @@ struct cl_room {
 	unsigned nheld; /* at most HELD_MAX: the stream has the rest */
 	struct rmember *rm; /* the members on other instances */
 	unsigned nrm, rm_cap;
+	/* While a snapshot of the members is on its way (on the command
+	 * connection, unordered against the channel's events), the members
+	 * that events touched meanwhile: the events are newer. */
+	bool members_fetching;
+	struct dict touched; /* "inst\x1fsid" -> r */
 	char name[NAME_ROOM_MAX + 1];
 };
 
@@ -178,6 +183,8 @@ free_room(const char *name, void *value, void *ud)
 	(void)name;
 	(void)ud;
 	drop_held(r);
+	if (r->members_fetching)
+		dict_fini(&r->touched);
 	free(r->rm);
 	free(r);
 }
@@ -419,6 +426,19 @@ each_of_inst(struct cluster *cl, const char *inst, bool stale_only, bool mark)
 
 static void reannounce(struct cluster *cl);
 
+/* An event about inst's session sid in r, newer than a snapshot on its
+ * way (members_fetching). */
+static void
+touch(struct cl_room *r, const char *inst, const char *sid)
+{
+	char key[CLUSTER_INSTANCE_MAX + SID_MAX + 2];
+
+	if (!r->members_fetching)
+		return;
+	snprintf(key, sizeof(key), "%s\x1f%s", inst, sid);
+	dict_set(&r->touched, key, r);
+}
+
 /* An event of another instance's presence (or of this one's, ignored:
  * it was shown here when it happened). */
 static void
@@ -464,19 +484,25 @@ on_presence_event(struct cluster *cl, json_t *o)
 			const char *name = json_string_value(v);
 
 			r = name && sid ? dict_get(&cl->rooms, name) : NULL;
-			if (r && rm_find(r, inst, sid))
+			if (r && rm_find(r, inst, sid)) {
+				touch(r, inst, sid);
 				rm_join(cl, r, inst, sid, nick, token);
+			}
 		}
 	} else if (room && name_is_valid(room, NAME_ROOM_MAX) && sid) {
 		if (!strcmp(x, "join") && nick &&
 		    name_is_valid(nick, NAME_NICK_MAX)) {
 			r = get_room(cl, room);
-			if (r)
+			if (r) {
+				touch(r, inst, sid);
 				rm_join(cl, r, inst, sid, nick, token);
+			}
 		} else if (!strcmp(x, "leave")) {
 			r = dict_get(&cl->rooms, room);
-			if (r)
+			if (r) {
+				touch(r, inst, sid);
 				rm_leave(cl, r, inst, sid);
+			}
 		}
 	}
 }
@@ -488,12 +514,20 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 {
 	struct cl_room *r = priv;
 	struct cluster *cl = r->cl;
+	char key[CLUSTER_INSTANCE_MAX + SID_MAX + 2];
 
 	(void)l;
-	if (!reply || reply->type != REDIS_REPLY_ARRAY || r->gen != cl->gen)
+	if (!r->members_fetching)
 		return;
-	for (unsigned i = 0; i < r->nrm; i++)
-		r->rm[i].stale = true;
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || r->gen != cl->gen)
+		goto done;
+	/* Members the events touched meanwhile stay as the events left
+	 * them; the rest is made what the snapshot says. */
+	for (unsigned i = 0; i < r->nrm; i++) {
+		snprintf(key, sizeof(key), "%s\x1f%s", r->rm[i].inst,
+			 r->rm[i].sid);
+		r->rm[i].stale = !dict_get(&r->touched, key);
+	}
 	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
 		redisReply *k = reply->element[i], *v = reply->element[i + 1];
 		char inst[CLUSTER_INSTANCE_MAX + 1], nick[NAME_NICK_MAX + 1];
@@ -501,7 +535,8 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 		size_t n, vn;
 
 		if (k->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
+		    v->type != REDIS_REPLY_STRING ||
+		    dict_get(&r->touched, k->str))
 			continue;
 		/* key "inst\x1fsid", value "nick\x1ftoken" */
 		us = memchr(k->str, '\x1f', k->len);
@@ -522,6 +557,9 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 	for (unsigned i = r->nrm; i-- > 0;)
 		if (r->rm[i].stale)
 			rm_remove_at(cl, r, i);
+done:
+	r->members_fetching = false;
+	dict_fini(&r->touched);
 }
 
 int
@@ -1057,8 +1095,16 @@ fetch_members(struct cl_room *r)
 	char key[KEY_MAX];
 	const char *argv[] = { "HGETALL", key };
 
+	if (r->members_fetching)
+		return; /* one is on its way: it answers this too */
 	room_key(key, r->name, "members");
-	redis_link_command(r->cl->cmd, false, on_members, r, 2, argv, NULL);
+	dict_init(&r->touched, false);
+	r->members_fetching = true;
+	if (redis_link_command(r->cl->cmd, false, on_members, r, 2, argv,
+			       NULL)) {
+		r->members_fetching = false;
+		dict_fini(&r->touched);
+	}
 }
 
 static void
