@@ -22,6 +22,8 @@ PEER_NOTES = {
     "chatd-mem": "chatd --db :memory:",
     "chatd-cluster": "two chatd --db :memory: --redis on one redis-server",
     "chatd-file": "chatd --db FILE",
+    "chatd-sio": "chatd --db :memory: in its socket.io dialect "
+                 "(/socket.io/, websocket transport)",
     "socketio": "socket.io 4 chat (node)",
     "lws-mirror": "libwebsockets-test-server, lws-mirror-protocol",
     "ceiling-send": "C ceiling, one send() per delivery",

@@ -19,7 +19,7 @@ case $OUT in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
-ALL_PEERS="chatd-mem chatd-cluster chatd-file socketio lws-mirror"
+ALL_PEERS="chatd-mem chatd-cluster chatd-file chatd-sio socketio lws-mirror"
 ALL_PEERS="$ALL_PEERS ceiling-send ceiling-cork"
 PEERS=${PEERS:-$ALL_PEERS}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -145,8 +145,10 @@ peer_missing() {
 CHATD_FRAME=${CHATD_FRAME:-142}
 peer_mode() {
 	case $1 in
+	# chatd's socket.io dialect is sent what node's socket.io is.
+	chatd-sio | socketio)
+		echo "--mode socketio --size $((CHATD_FRAME - 21))" ;;
 	chatd-*) echo "--mode chatd" ;;
-	socketio) echo "--mode socketio --size $((CHATD_FRAME - 21))" ;;
 	lws-mirror) echo "--mode raw --subprotocol lws-mirror-protocol" \
 		"--size $CHATD_FRAME" ;;
 	*) echo "--mode raw --size $CHATD_FRAME" ;;
@@ -192,7 +194,7 @@ start_server() {
 		start_cluster
 		return
 		;;
-	chatd-mem)
+	chatd-mem | chatd-sio)
 		taskset -c "$SERVER_CPU" "$CHATD" --port 0 --host 127.0.0.1 \
 			--www www --db :memory: --log-level info $chatd_extra \
 			>"$logf" 2>&1 &
