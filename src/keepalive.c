@@ -62,6 +62,19 @@ keepalive_tick(struct chat *c, int64_t now)
 		}
 		if (awaiting)
 			continue;
+		/* A socket.io client must CONNECT first: one that only
+		 * answers pings would hold its slot for good (the reference
+		 * server gives it a timeout too). */
+		if (s->dialect == SESSION_SOCKETIO && !s->sio.connected &&
+		    now - s->connected_ms >= interval) {
+			log_info("session %llu: no socket.io connect in %lld s, "
+				 "closing",
+				 (unsigned long long)s->id,
+				 (long long)((now - s->connected_ms) / 1000));
+			session_close(s, CHAT_CLOSE_POLICY,
+				      "socket.io: no connect");
+			continue;
+		}
 		if (c->dialects[s->dialect]) {
 			dialect_ping(c, s, &pings[s->dialect], now);
 			continue;

@@ -252,6 +252,19 @@ on_connect(struct session *s, const struct socketio_packet *p)
 		protocol_error(s, "socket.io: already connected");
 		return;
 	}
+	/* In its first room before it is told it is connected: a join the
+	 * server refuses (a token whose room is full, say) is a connect
+	 * error, not a connection that sits in no room. */
+	if (chat_enter(s) || !session_current_room(s)) {
+		static const char refused[] =
+			"44{\"message\":\"cannot join a room\"}";
+		struct msg *m = msg_new(refused, sizeof(refused) - 1);
+
+		session_close_after(s, m, CHAT_CLOSE_GOING_AWAY,
+				    "socket.io: cannot join a room");
+		msg_unref(m);
+		return;
+	}
 	s->sio.connected = true;
 	engineio_sid(sid);
 	jbuf_reset(b);
@@ -261,8 +274,6 @@ on_connect(struct session *s, const struct socketio_packet *p)
 	queue_out(s);
 	log_debug("session %llu: socket.io connected to /",
 		  (unsigned long long)s->id);
-	if (chat_enter(s))
-		session_close(s, CHAT_CLOSE_GOING_AWAY, "out of memory");
 }
 
 /*
@@ -358,13 +369,18 @@ on_packet(struct session *s, const char *buf, size_t len)
 			/* Its only namespace: the connection is done. */
 			session_close(s, CHAT_CLOSE_NORMAL,
 				      "socket.io disconnect");
+		else
+			chat_admit(s, NULL); /* ignored, but not for free */
 		break;
 	case SOCKETIO_EVENT:
 		on_event(s, &p);
 		break;
 	case SOCKETIO_ACK:
 		/* The server asks for no acks, so there is nothing to match;
-		 * the payload must still be an array. */
+		 * the payload must still be an array. Parsing it costs, so it
+		 * counts against the budget like any request. */
+		if (!chat_admit(s, NULL))
+			break;
 		args = payload(&p);
 		if (!json_is_array(args))
 			protocol_error(s, "socket.io: invalid payload");
@@ -397,9 +413,13 @@ socketio_receive(struct session *s, const char *buf, size_t len)
 		on_packet(s, data, n);
 		break;
 	case ENGINEIO_PONG:
-		/* "3probe" belongs to an upgrade, and none is offered. */
+		/* "3probe" belongs to an upgrade, and none is offered. One
+		 * pong per ping costs nothing of the budget to speak of; a
+		 * flood of them is a flood. */
 		if (n)
 			protocol_error(s, "engine.io: unexpected pong");
+		else
+			chat_admit(s, NULL);
 		break;
 	case ENGINEIO_CLOSE:
 		session_close(s, CHAT_CLOSE_NORMAL, "engine.io close");

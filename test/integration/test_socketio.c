@@ -867,6 +867,28 @@ CHAT_TEST(test_socketio_unanswered_ping_closes)
 	ws_free(c);
 }
 
+CHAT_TEST(test_socketio_no_connect_closes)
+{
+	json_t *open;
+	struct ws_client *c = sio_open(port, &open);
+	long long start = monotonic_ms();
+	struct ws_msg m;
+
+	json_decref(open);
+	/* Pongs alone do not keep a connection that never says CONNECT:
+	 * each ping (at most one or two at a 1 s interval) is answered. */
+	for (int i = 0; i < 3 && ws_recv_msg(c, &m, 1500) == WS_OK; i++) {
+		if (strcmp(m.data, "2"))
+			fail_msg("unexpected '%s'", m.data);
+		ws_msg_fini(&m);
+		sio_send(c, "3");
+	}
+	sio_expect_close(c, 1008, "no connect");
+	if (monotonic_ms() - start > 4000)
+		fail_msg("closed after %lld ms", monotonic_ms() - start);
+	ws_free(c);
+}
+
 int
 main(void)
 {
@@ -897,6 +919,9 @@ main(void)
 			setup_heartbeat, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_socketio_unanswered_ping_closes, setup_heartbeat,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_socketio_no_connect_closes, setup_heartbeat,
 			teardown),
 	};
 #undef T
