@@ -86,6 +86,10 @@ struct cl_room {
 	unsigned nheld; /* at most HELD_MAX: the stream has the rest */
 	struct rmember *rm; /* the members on other instances */
 	unsigned nrm, rm_cap;
+	/* Indexes over rm, so that an event costs the same in a room of ten
+	 * or of ten thousand: "inst\x1fsid" -> index + 1, and each nick
+	 * (case-folded) -> how many of rm go by it. */
+	struct dict by_key, nicks;
 	/* While a snapshot of the members is on its way (on the command
 	 * connection, unordered against the channel's events), the members
 	 * that events touched meanwhile: the events are newer. */
@@ -152,10 +156,14 @@ get_room(struct cluster *cl, const char *name)
 	if (!r)
 		return NULL;
 	r->cl = cl;
+	dict_init(&r->by_key, false);
+	dict_init(&r->nicks, true);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	/* What the replica holds is what was delivered here before. */
 	r->last = history_last_id(cl->history, name);
 	if (dict_set(&cl->rooms, r->name, r)) {
+		dict_fini(&r->by_key);
+		dict_fini(&r->nicks);
 		free(r);
 		return NULL;
 	}
@@ -185,6 +193,8 @@ free_room(const char *name, void *value, void *ud)
 	drop_held(r);
 	if (r->members_fetching)
 		dict_fini(&r->touched);
+	dict_fini(&r->by_key);
+	dict_fini(&r->nicks);
 	free(r->rm);
 	free(r);
 }
@@ -298,13 +308,36 @@ offer(struct cl_room *r, const char *frame, size_t len, uint64_t id,
 
 /* ---- the other instances' members ---- */
 
+#define RM_KEY_MAX (CLUSTER_INSTANCE_MAX + SID_MAX + 2)
+
+static void
+rm_key(char *out, const char *inst, const char *sid)
+{
+	snprintf(out, RM_KEY_MAX, "%s\x1f%s", inst, sid);
+}
+
 static struct rmember *
 rm_find(struct cl_room *r, const char *inst, const char *sid)
 {
-	for (unsigned i = 0; i < r->nrm; i++)
-		if (!strcmp(r->rm[i].sid, sid) && !strcmp(r->rm[i].inst, inst))
-			return &r->rm[i];
-	return NULL;
+	char key[RM_KEY_MAX];
+	uintptr_t at;
+
+	rm_key(key, inst, sid);
+	at = (uintptr_t)dict_get(&r->by_key, key);
+	return at ? &r->rm[at - 1] : NULL;
+}
+
+/* Counts one more (delta 1) or one fewer (-1) of r's members by nick. Out
+ * of memory the count is lost: presence may then say a join twice. */
+static void
+nick_count(struct cl_room *r, const char *nick, int delta)
+{
+	uintptr_t n = (uintptr_t)dict_get(&r->nicks, nick) + (uintptr_t)delta;
+
+	if (n)
+		dict_set(&r->nicks, nick, (void *)n);
+	else
+		dict_del(&r->nicks, nick);
 }
 
 /* Whether anyone in r goes by nick: another instance's member, or one of
@@ -313,10 +346,8 @@ static bool
 nick_present(const struct cluster *cl, const struct cl_room *r,
 	     const char *nick)
 {
-	for (unsigned i = 0; i < r->nrm; i++)
-		if (!strcasecmp(r->rm[i].nick, nick))
-			return true;
-	return cl->chat && chat_room_has_nick(cl->chat, r->name, nick);
+	return dict_get(&r->nicks, nick) ||
+	       (cl->chat && chat_room_has_nick(cl->chat, r->name, nick));
 }
 
 static void
@@ -332,6 +363,7 @@ rm_join(struct cluster *cl, struct cl_room *r, const char *inst,
 	const char *sid, const char *nick, bool token)
 {
 	struct rmember *m = rm_find(r, inst, sid);
+	char key[RM_KEY_MAX];
 	bool present;
 
 	if (m) {
@@ -340,7 +372,9 @@ rm_join(struct cluster *cl, struct cl_room *r, const char *inst,
 			char old[NAME_NICK_MAX + 1];
 
 			strcpy(old, m->nick);
+			nick_count(r, old, -1);
 			snprintf(m->nick, sizeof(m->nick), "%s", nick);
+			nick_count(r, m->nick, 1);
 			announce(cl, r, "nick", m->nick, old);
 		}
 		return;
@@ -358,24 +392,41 @@ rm_join(struct cluster *cl, struct cl_room *r, const char *inst,
 		r->rm_cap = cap;
 	}
 	present = nick_present(cl, r, nick);
+	rm_key(key, inst, sid);
+	if (dict_set(&r->by_key, key, (void *)(uintptr_t)(r->nrm + 1))) {
+		log_warn("redis: out of memory for a member of room %s",
+			 r->name);
+		return;
+	}
 	m = &r->rm[r->nrm++];
 	*m = (struct rmember){ .token = token };
 	snprintf(m->sid, sizeof(m->sid), "%s", sid);
 	snprintf(m->inst, sizeof(m->inst), "%s", inst);
 	snprintf(m->nick, sizeof(m->nick), "%s", nick);
+	nick_count(r, m->nick, 1);
 	if (!present)
 		announce(cl, r, "join", m->nick, NULL);
 }
 
-/* Removes r->rm[i], keeping join order; leave presence when its nick is
- * not in the room any more. */
+/* Removes r->rm[i] (the last one takes its place: order is not kept),
+ * with leave presence when its nick is not in the room any more. Walks
+ * that remove go from the end, so the one moved in was seen already. */
 static void
 rm_remove_at(struct cluster *cl, struct cl_room *r, unsigned i)
 {
-	char nick[NAME_NICK_MAX + 1];
+	char nick[NAME_NICK_MAX + 1], key[RM_KEY_MAX];
+	unsigned last = r->nrm - 1;
 
 	strcpy(nick, r->rm[i].nick);
-	memmove(&r->rm[i], &r->rm[i + 1], (r->nrm - i - 1) * sizeof(*r->rm));
+	rm_key(key, r->rm[i].inst, r->rm[i].sid);
+	dict_del(&r->by_key, key);
+	nick_count(r, nick, -1);
+	if (i != last) {
+		r->rm[i] = r->rm[last];
+		rm_key(key, r->rm[i].inst, r->rm[i].sid);
+		/* Replacing a key that exists allocates nothing. */
+		dict_set(&r->by_key, key, (void *)(uintptr_t)(i + 1));
+	}
 	r->nrm--;
 	if (!nick_present(cl, r, nick))
 		announce(cl, r, "leave", nick, NULL);
@@ -600,10 +651,7 @@ cluster_room_has_nick(const struct cluster *cl, const char *room,
 {
 	const struct cl_room *r = dict_get(&cl->rooms, room);
 
-	for (unsigned i = 0; r && i < r->nrm; i++)
-		if (!strcasecmp(r->rm[i].nick, nick))
-			return true;
-	return false;
+	return r && dict_get(&r->nicks, nick);
 }
 
 struct nick_walk {
