@@ -482,11 +482,11 @@ static void reannounce(struct cluster *cl);
 static void
 touch(struct cl_room *r, const char *inst, const char *sid)
 {
-	char key[CLUSTER_INSTANCE_MAX + SID_MAX + 2];
+	char key[RM_KEY_MAX];
 
 	if (!r->members_fetching)
 		return;
-	snprintf(key, sizeof(key), "%s\x1f%s", inst, sid);
+	rm_key(key, inst, sid);
 	dict_set(&r->touched, key, r);
 }
 
@@ -565,7 +565,7 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 {
 	struct cl_room *r = priv;
 	struct cluster *cl = r->cl;
-	char key[CLUSTER_INSTANCE_MAX + SID_MAX + 2];
+	char key[RM_KEY_MAX];
 
 	(void)l;
 	if (!r->members_fetching)
@@ -575,8 +575,7 @@ on_members(struct redis_link *l, redisReply *reply, void *priv)
 	/* Members the events touched meanwhile stay as the events left
 	 * them; the rest is made what the snapshot says. */
 	for (unsigned i = 0; i < r->nrm; i++) {
-		snprintf(key, sizeof(key), "%s\x1f%s", r->rm[i].inst,
-			 r->rm[i].sid);
+		rm_key(key, r->rm[i].inst, r->rm[i].sid);
 		r->rm[i].stale = !dict_get(&r->touched, key);
 	}
 	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
@@ -893,31 +892,41 @@ on_claimed(struct redis_link *l, redisReply *reply, void *priv)
 	free(c);
 }
 
-int
-cluster_claim_nick(struct cluster *cl, const struct session *s,
-		   const char *nick)
+/* Runs the rename script for s from nick `from` to nick `to` (s's rooms
+ * get the new nick); cb answers it, or nothing does when cb is NULL. */
+static int
+rename_script(struct cluster *cl, const struct session *s, const char *from,
+	      const char *to, redis_link_reply_fn cb, void *priv)
 {
 	const char *args[8 + SESSION_MAX_ROOMS];
 	struct who w, old;
-	struct nick_ctx *c;
 	int n = 0;
 
-	if (cl->state != CLUSTER_UP || s->claims ||
-	    !(c = nick_ctx_new(cl, s, nick)))
-		return -1;
-	who_is(cl, s, nick, &w);
-	who_is(cl, s, s->nick, &old);
+	who_is(cl, s, to, &w);
+	who_is(cl, s, from, &old);
 	args[n++] = cl->instance;
 	args[n++] = w.sid;
 	args[n++] = w.fold;
 	args[n++] = w.owner;
 	args[n++] = w.token;
 	args[n++] = old.fold;
-	args[n++] = c->nick;
-	args[n++] = s->nick;
+	args[n++] = to;
+	args[n++] = from;
 	for (unsigned i = 0; i < s->nrooms && n < 8 + SESSION_MAX_ROOMS; i++)
 		args[n++] = s->rooms[i]->name;
-	if (run_script(cl, cluster_lua_rename, on_claimed, c, n, args)) {
+	return run_script(cl, cluster_lua_rename, cb, priv, n, args);
+}
+
+int
+cluster_claim_nick(struct cluster *cl, const struct session *s,
+		   const char *nick)
+{
+	struct nick_ctx *c;
+
+	if (cl->state != CLUSTER_UP || s->claims ||
+	    !(c = nick_ctx_new(cl, s, nick)))
+		return -1;
+	if (rename_script(cl, s, s->nick, c->nick, on_claimed, c)) {
 		free(c);
 		return -1;
 	}
@@ -928,25 +937,8 @@ void
 cluster_rename_back(struct cluster *cl, const struct session *s,
 		    const char *granted)
 {
-	const char *args[8 + SESSION_MAX_ROOMS];
-	struct who w, old;
-	int n = 0;
-
-	if (!can_send(cl))
-		return;
-	who_is(cl, s, s->nick, &w);
-	who_is(cl, s, granted, &old);
-	args[n++] = cl->instance;
-	args[n++] = w.sid;
-	args[n++] = w.fold;
-	args[n++] = w.owner;
-	args[n++] = w.token;
-	args[n++] = old.fold;
-	args[n++] = s->nick;
-	args[n++] = granted;
-	for (unsigned i = 0; i < s->nrooms && n < 8 + SESSION_MAX_ROOMS; i++)
-		args[n++] = s->rooms[i]->name;
-	run_script(cl, cluster_lua_rename, NULL, NULL, n, args);
+	if (can_send(cl))
+		rename_script(cl, s, granted, s->nick, NULL, NULL);
 }
 
 /* This instance's members, afresh: the others mark what they knew of it
