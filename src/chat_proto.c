@@ -18,6 +18,7 @@
 #include "chat.h"
 #include "cluster.h"
 #include "conn_limits.h"
+#include "eio_poll.h"
 #include "jwt.h"
 #include "keepalive.h"
 #include "log.h"
@@ -43,6 +44,7 @@ struct chat_vhd {
 	bool flushing;
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	const struct auth *auth; /* token auth; NULL when off */
+	struct eio_polls polls; /* socket.io sessions polled over HTTP */
 	/* Where a session's pending frames are gathered for one write. */
 	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
@@ -94,6 +96,10 @@ wake(struct session *s)
 {
 	struct chat_vhd *vhd = vhd_of(s);
 
+	if (s->poll) {
+		eio_poll_wake(s);
+		return;
+	}
 	if (vhd->flushing && !s->got_frames &&
 	    !list_add(&vhd->writers, s)) {
 		s->got_frames = true;
@@ -106,6 +112,10 @@ wake(struct session *s)
 static void
 close_later(struct session *s)
 {
+	if (s->poll) {
+		eio_poll_close(s);
+		return;
+	}
 	/* The close frame is written from WRITEABLE, after whatever lws
 	 * already holds for this connection; a client that never reads is
 	 * dropped when the grace runs out. */
@@ -137,7 +147,7 @@ clear_readers(struct chat_vhd *vhd)
 #define DRAIN_READS_MAX 64
 
 /* True when session s is still at index i of the list: lws_service_fd can
- * close and free it, and on_closed then moves the last one into slot i. */
+ * close and free it, and chat_proto_session_end then moves the last one into slot i. */
 static bool
 still_at(const struct session_list *l, unsigned i, const struct session *s)
 {
@@ -272,8 +282,10 @@ tick_due(lws_sorted_usec_list_t *sul)
 static void
 pause_reading(struct session *s, bool paused)
 {
-	/* lws keeps what it already read and hands it over once resumed. */
-	lws_rx_flow_control(s->conn, !paused);
+	/* lws keeps what it already read and hands it over once resumed.
+	 * A polled session's requests are messages, which never wait. */
+	if (!s->poll)
+		lws_rx_flow_control(s->conn, !paused);
 }
 
 static const struct chat_transport transport = {
@@ -607,9 +619,28 @@ log_disconnect(const struct session *s)
 		  *reason ? ": " : "", reason);
 }
 
-static int
-on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
+static struct chat_vhd *
+vhd_of_wsi(struct lws *wsi)
 {
+	struct lws_vhost *vh = lws_get_vhost(wsi);
+	const struct lws_protocols *p =
+		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
+
+	return p ? lws_protocol_vh_priv_get(vh, p) : NULL;
+}
+
+struct eio_polls *
+chat_proto_polls(struct lws *wsi)
+{
+	struct chat_vhd *vhd = vhd_of_wsi(wsi);
+
+	return vhd ? &vhd->polls : NULL;
+}
+
+int
+chat_proto_session_begin(struct lws *wsi, struct session *s)
+{
+	struct chat_vhd *vhd = vhd_of_wsi(wsi);
 	char addr[sizeof(s->addr)];
 	struct jwt_claims *claims = NULL;
 	int rc;
@@ -635,13 +666,7 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 		jwt_claims_free(claims);
 		return -1;
 	}
-	/* The header table is still there (see above): the path tells the
-	 * dialect. */
-	s->dialect = upgrade_endpoint(wsi, vhd->chat.cfg->socketio) ==
-				     UPGRADE_SOCKETIO
-			     ? SESSION_SOCKETIO
-			     : SESSION_NATIVE;
-	if (chat_connect(&vhd->chat, s, wsi, claims)) {
+	if (chat_connect(&vhd->chat, s, s->poll ? NULL : wsi, claims)) {
 		conn_limits_remove(&vhd->limits, addr);
 		jwt_claims_free(claims);
 		return -1;
@@ -650,22 +675,46 @@ on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 	/* As the classic socket.io chat says "a user connected". */
 	s->connected_ms = chat_now_ms();
 	log_connect(s);
-	if (s->dialect == SESSION_SOCKETIO)
-		socketio_open(s);
+	return 0;
+}
+
+static int
+on_established(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
+{
+	struct upgrade_engineio_query q;
+	char sid[ENGINEIO_SID_LEN + 1];
+
+	if (!vhd)
+		return -1;
+	/* The header table is still there (see chat_proto_session_begin):
+	 * the path tells the dialect. */
+	if (upgrade_endpoint(wsi, vhd->chat.cfg->socketio) !=
+	    UPGRADE_SOCKETIO)
+		return chat_proto_session_begin(wsi, s);
+	/* With a sid, a polling session's upgrade: this connection probes
+	 * it, and holds no session of its own. */
+	upgrade_engineio_query(wsi, &q);
+	if (q.has_sid)
+		return eio_poll_probe_begin(&vhd->polls, wsi, s, q.sid);
+	s->dialect = SESSION_SOCKETIO;
+	if (chat_proto_session_begin(wsi, s))
+		return -1;
+	engineio_sid(sid);
+	socketio_open(s, sid, false);
 	return 0;
 }
 
 /*
- * With --jwt-secret-file, a WebSocket handshake needs a valid token (else
- * 401), whose nick is not someone else's (409: a sub that differs from
- * the holder's in letter case only). The reason goes in the body and the
- * log, never the token.
+ * With --jwt-secret-file, a new session needs a valid token (else 401),
+ * whose nick is not someone else's (409: a sub that differs from the
+ * holder's in letter case only). The reason goes in the body and the log,
+ * never the token.
  */
 static int
-confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
+refuse_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr,
+	     struct chat_proto_refusal *no)
 {
 	struct jwt_claims *claims;
-	char body[128];
 	bool free_nick;
 	int rc;
 
@@ -676,11 +725,10 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 		vhd->chat.stats.refused[CHAT_STATS_REFUSED_TOKEN]++;
 		log_info("%s: handshake refused (401): %s", addr,
 			 auth_strerror(rc));
-		snprintf(body, sizeof(body), "%s\n", auth_strerror(rc));
-		return upgrade_refuse(wsi, 401, "Unauthorized",
-				      "www-authenticate: Bearer "
-				      "realm=\"chat\"\r\n",
-				      body);
+		no->status = 401;
+		snprintf(no->body, sizeof(no->body), "%s\n",
+			 auth_strerror(rc));
+		return 1;
 	}
 	free_nick = chat_token_nick_is_free(&vhd->chat, claims->sub);
 	jwt_claims_free(claims);
@@ -690,17 +738,73 @@ confirm_token(struct lws *wsi, struct chat_vhd *vhd, const char *addr)
 	log_info("%s: handshake refused (409): the token's nick is another "
 		 "user's",
 		 addr);
-	return upgrade_refuse(wsi, 409, "Conflict", "",
-			      "that nick is another user's\n");
+	no->status = 409;
+	snprintf(no->body, sizeof(no->body), "that nick is another user's\n");
+	return 1;
 }
 
-static void
-on_closed(struct chat_vhd *vhd, struct session *s)
+int
+chat_proto_admit(struct lws *wsi, struct chat_proto_refusal *no)
 {
+	struct chat_vhd *vhd = vhd_of_wsi(wsi);
+	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
+
+	no->type = "text/plain";
+	if (!vhd) {
+		no->status = 503;
+		snprintf(no->body, sizeof(no->body), "no chat here\n");
+		return 1;
+	}
+	peer_addr(wsi, addr, sizeof(addr));
+	if (!upgrade_origin_allowed(wsi, vhd->chat.cfg->allowed_origins, origin,
+				    sizeof(origin))) {
+		vhd->chat.stats.refused[CHAT_STATS_REFUSED_ORIGIN]++;
+		log_info("%s: handshake from origin '%s' refused (403)", addr,
+			 origin);
+		no->status = 403;
+		snprintf(no->body, sizeof(no->body),
+			 "this origin may not connect\n");
+		return 1;
+	}
+	if (conn_limits_admit(&vhd->limits, addr))
+		return refuse_token(wsi, vhd, addr, no);
+	vhd->chat.stats.refused[CHAT_STATS_REFUSED_BUSY]++;
+	log_debug("%s: over the connection limits, 503", addr);
+	no->status = 503;
+	snprintf(no->body, sizeof(no->body),
+		 "too many connections, try again later\n");
+	return 1;
+}
+
+/* The reason phrase and the headers that go with a refusal's status. */
+static int
+refuse_upgrade(struct lws *wsi, const struct chat_proto_refusal *no)
+{
+	switch (no->status) {
+	case 401:
+		return upgrade_refuse(wsi, 401, "Unauthorized",
+				      "www-authenticate: Bearer "
+				      "realm=\"chat\"\r\n",
+				      no->body);
+	case 403:
+		return upgrade_refuse(wsi, 403, "Forbidden", "", no->body);
+	case 409:
+		return upgrade_refuse(wsi, 409, "Conflict", "", no->body);
+	default:
+		return upgrade_refuse(wsi, 503, "Service Unavailable",
+				      "retry-after: 5\r\n", no->body);
+	}
+}
+
+void
+chat_proto_session_end(struct session *s)
+{
+	struct chat_vhd *vhd = s->chat ? vhd_of(s) : NULL;
+
 	if (s->had_input)
-		list_remove(&vhd_of(s)->readers, s);
+		list_remove(&vhd->readers, s);
 	if (s->got_frames)
-		list_remove(&vhd_of(s)->writers, s);
+		list_remove(&vhd->writers, s);
 	if (s->chat) {
 		log_disconnect(s);
 		chat_stats_count_close(&s->chat->stats,
@@ -715,12 +819,10 @@ on_closed(struct chat_vhd *vhd, struct session *s)
 int
 chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
-	struct lws_vhost *vh = lws_get_vhost(wsi);
-	const struct lws_protocols *p =
-		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
-	struct chat_vhd *vhd = p ? lws_protocol_vh_priv_get(vh, p) : NULL;
+	struct chat_vhd *vhd = vhd_of_wsi(wsi);
 	enum chat_stats_refusal why = CHAT_STATS_REFUSED_BAD_REQUEST;
-	char addr[CONN_LIMITS_ADDR_MAX], origin[256];
+	struct upgrade_engineio_query q;
+	struct chat_proto_refusal no;
 	int rc = upgrade_confirm(wsi, upgrade, vhd && vhd->chat.cfg->socketio,
 				 &why);
 
@@ -729,22 +831,42 @@ chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	/* Other upgrades are lws's to answer (upgrade_confirm refused h2c). */
 	if (rc || !vhd || !upgrade || strcasecmp(upgrade, "websocket"))
 		return rc;
-	peer_addr(wsi, addr, sizeof(addr));
-	if (!upgrade_origin_allowed(wsi, vhd->chat.cfg->allowed_origins, origin,
-				    sizeof(origin))) {
-		vhd->chat.stats.refused[CHAT_STATS_REFUSED_ORIGIN]++;
-		log_info("%s: handshake from origin '%s' refused (403)", addr,
-			 origin);
-		return upgrade_refuse(wsi, 403, "Forbidden", "",
-				      "this origin may not connect\n");
+	/* An upgrade from polling joins a session admitted already: its
+	 * sid, 120 random bits, stands for the rest. */
+	if (upgrade_endpoint(wsi, vhd->chat.cfg->socketio) ==
+	    UPGRADE_SOCKETIO) {
+		upgrade_engineio_query(wsi, &q);
+		if (q.has_sid) {
+			if (eio_polls_lookup(&vhd->polls, q.sid) ==
+			    ENGINEIO_SID_POLLING)
+				return 0;
+			vhd->chat.stats.refused[why]++;
+			return upgrade_refuse_as(
+				wsi, 400, "Bad Request", "", "application/json",
+				engineio_error_json(ENGINEIO_UNKNOWN_SID));
+		}
 	}
-	if (conn_limits_admit(&vhd->limits, addr))
-		return confirm_token(wsi, vhd, addr);
-	vhd->chat.stats.refused[CHAT_STATS_REFUSED_BUSY]++;
-	log_debug("%s: over the connection limits, 503", addr);
-	return upgrade_refuse(wsi, 503, "Service Unavailable",
-			      "retry-after: 5\r\n",
-			      "too many connections, try again later\n");
+	if (!chat_proto_admit(wsi, &no))
+		return 0;
+	return refuse_upgrade(wsi, &no);
+}
+
+/* A WebSocket probing a polling session, before it takes it over. */
+static int
+probe_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	       struct session *shell, void *in, size_t len)
+{
+	switch (reason) {
+	case LWS_CALLBACK_RECEIVE:
+		return eio_poll_probe_receive(wsi, shell, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return eio_poll_probe_writeable(wsi, shell);
+	case LWS_CALLBACK_CLOSED:
+		eio_poll_probe_closed(shell);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 int
@@ -757,6 +879,20 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct session *s = user;
 	const struct lws_protocol_vhost_options *pvo;
 	const struct chat_env *env;
+
+	if (s && s->upgrade_of) {
+		struct session *shell = s;
+
+		if (!eio_poll_is_upgraded(s->upgrade_of))
+			return probe_callback(wsi, reason, s, in, len);
+		/* Taken over: the polling session is this connection's. */
+		s = eio_poll_session(s->upgrade_of);
+		if (reason == LWS_CALLBACK_CLOSED) {
+			chat_proto_session_end(s);
+			eio_poll_probe_closed(shell);
+			return 0;
+		}
+	}
 
 	switch (reason) {
 	case LWS_CALLBACK_PROTOCOL_INIT:
@@ -771,6 +907,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return -1;
 		vhd->context = lws_get_context(wsi);
+		eio_polls_init(&vhd->polls, vhd->context);
 		if (env->auth && env->auth->enabled) {
 			vhd->auth = env->auth;
 			auth_log_warnings(vhd->auth);
@@ -794,6 +931,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_PROTOCOL_DESTROY:
 		if (vhd) {
 			lws_sul_cancel(&vhd->tick_timer);
+			eio_polls_fini(&vhd->polls);
 			free(vhd->readers.v);
 			free(vhd->writers.v);
 			if (vhd->chat.cluster)
@@ -815,7 +953,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return on_established(wsi, vhd, s);
 
 	case LWS_CALLBACK_CLOSED:
-		on_closed(vhd, s);
+		chat_proto_session_end(s);
 		break;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:

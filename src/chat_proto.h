@@ -11,7 +11,9 @@ struct auth;
 struct chat;
 struct cluster;
 struct config;
+struct eio_polls;
 struct history;
+struct session;
 
 /* Handed to the protocol through its "env" pvo (lws passes pointers so). */
 struct chat_env {
@@ -55,6 +57,37 @@ int chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
  * user holds). Returns as upgrade_confirm() does.
  */
 int chat_proto_confirm_upgrade(struct lws *wsi, const char *upgrade);
+
+/* Why a new session is refused, as an HTTP response. */
+struct chat_proto_refusal {
+	unsigned status;
+	const char *type; /* of the body */
+	char body[128];
+};
+
+/*
+ * The checks a new session passes however it comes (a WebSocket handshake,
+ * which chat_proto_confirm_upgrade makes them for, or a polling one): its
+ * origin (403), the connection limits (503), with token auth its token
+ * (401, or 409 for a nick another user holds). Returns 0, or 1 with *no
+ * filled in. wsi's header table must be attached.
+ */
+int chat_proto_admit(struct lws *wsi, struct chat_proto_refusal *no);
+
+/*
+ * Registers s (zeroed but for its dialect) with the chat of wsi's vhost,
+ * for the connection wsi is the request of: its token, its place under the
+ * connection limits, its nick and first room, and the connect log line.
+ * s->conn is wsi unless s->poll is set. Returns 0, or -1 (logged): not
+ * registered.
+ */
+int chat_proto_session_begin(struct lws *wsi, struct session *s);
+/* The end of a registered session: the log line, its limits, its chat
+ * state (chat_disconnect). */
+void chat_proto_session_end(struct session *s);
+
+/* The polling sessions (eio_poll.h) of wsi's vhost, or NULL. */
+struct eio_polls *chat_proto_polls(struct lws *wsi);
 
 /* The chat state of vhost vh, or NULL when the protocol failed to init. */
 struct chat *chat_proto_chat(struct lws_vhost *vh,

@@ -1,7 +1,7 @@
 /*
- * Engine.IO 4 packets on the WebSocket transport: one packet per text
- * message, a type digit and its data. Parsing, the open packet and the
- * handshake's errors.
+ * Engine.IO 4 packets: a type digit and its data, one per WebSocket text
+ * message or separated by 0x1e in a polling body. Parsing, the open packet
+ * and the requests' checks and errors.
  */
 #include "engineio.h"
 
@@ -60,15 +60,32 @@ engineio_sid(char *out)
 	out[ENGINEIO_SID_LEN] = '\0';
 }
 
+bool
+engineio_next_packet(const char *buf, size_t len, size_t *at,
+		     const char **pkt, size_t *pkt_len)
+{
+	const char *sep;
+
+	if (*at > len || (*at == len && (len == 0 || buf[len - 1] != ENGINEIO_SEPARATOR)))
+		return false;
+	*pkt = buf + *at;
+	sep = memchr(*pkt, ENGINEIO_SEPARATOR, len - *at);
+	*pkt_len = sep ? (size_t)(sep - *pkt) : len - *at;
+	*at += *pkt_len + 1;
+	return true;
+}
+
 void
-engineio_open(struct jbuf *b, const char *sid, unsigned ping_interval_ms,
-	      unsigned ping_timeout_ms, size_t max_payload)
+engineio_open(struct jbuf *b, const char *sid, bool upgrades,
+	      unsigned ping_interval_ms, unsigned ping_timeout_ms,
+	      size_t max_payload)
 {
 	char tail[160];
 	int n = snprintf(tail, sizeof(tail),
-			 ",\"upgrades\":[],\"pingInterval\":%u,"
+			 ",\"upgrades\":[%s],\"pingInterval\":%u,"
 			 "\"pingTimeout\":%u,\"maxPayload\":%zu}",
-			 ping_interval_ms, ping_timeout_ms, max_payload);
+			 upgrades ? "\"websocket\"" : "", ping_interval_ms,
+			 ping_timeout_ms, max_payload);
 
 	jbuf_reset(b);
 	jbuf_raw(b, "0{\"sid\":", 8);
@@ -77,19 +94,33 @@ engineio_open(struct jbuf *b, const char *sid, unsigned ping_interval_ms,
 }
 
 enum engineio_error
-engineio_check_query(const char *eio, const char *transport, const char *sid,
-		     int upgrade)
+engineio_check(const struct engineio_request *r)
 {
-	if (!transport || strcmp(transport, "websocket"))
+	bool websocket = r->transport && !strcmp(r->transport, "websocket");
+
+	if (!websocket && (!r->transport || strcmp(r->transport, "polling")))
 		return ENGINEIO_UNKNOWN_TRANSPORT;
-	if (sid)
+	switch (r->sid) {
+	case ENGINEIO_SID_UNKNOWN:
 		return ENGINEIO_UNKNOWN_SID;
+	case ENGINEIO_SID_POLLING:
+		/* Polling goes on, or moves to a WebSocket. */
+		return websocket == r->upgrade ? ENGINEIO_OK
+					       : ENGINEIO_BAD_REQUEST;
+	case ENGINEIO_SID_UPGRADED:
+		/* Its WebSocket is all it has now. */
+		return ENGINEIO_BAD_REQUEST;
+	case ENGINEIO_SID_NONE:
+		break;
+	}
+	if (!r->get)
+		return ENGINEIO_BAD_HANDSHAKE_METHOD;
+	if (websocket != r->upgrade)
+		return ENGINEIO_BAD_REQUEST;
 	/* The reference server takes anything but "4" for version 3, which
 	 * it serves only when told to. */
-	if (!eio || strcmp(eio, "4"))
+	if (!r->eio || strcmp(r->eio, "4"))
 		return ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION;
-	if (!upgrade)
-		return ENGINEIO_BAD_REQUEST;
 	return ENGINEIO_OK;
 }
 

@@ -1,14 +1,16 @@
 /*
  * engineio: Engine.IO protocol 4 (what socket.io 4.x clients speak under
- * Socket.IO) over its WebSocket transport, where every packet is one text
- * message, "<type digit>[data]": parsing the client's packets, building the
- * server's open packet, and the handshake's query checks with their error
- * bodies. Pure: no I/O, no lws. The spec: github.com/socketio/
+ * Socket.IO). Its packets are "<type digit>[data]", one per WebSocket text
+ * message, or several to an HTTP body on the polling transport, separated
+ * by a record separator: parsing the client's packets and payloads,
+ * building the server's open packet, and the requests' checks with their
+ * error bodies. Pure: no I/O, no lws. The spec: github.com/socketio/
  * engine.io-protocol (README, v4).
  */
 #ifndef CHAT_ENGINEIO_H
 #define CHAT_ENGINEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "json.h"
@@ -40,12 +42,26 @@ int engineio_parse(const char *buf, size_t len, const char **data,
 void engineio_sid(char *out);
 
 /*
- * The open packet into b (reset first): 0{"sid":...,"upgrades":[],
- * "pingInterval":...,"pingTimeout":...,"maxPayload":...}. No upgrades:
- * the only transport served is the WebSocket one, used directly.
+ * The open packet into b (reset first): 0{"sid":...,"upgrades":[...],
+ * "pingInterval":...,"pingTimeout":...,"maxPayload":...}. upgrades: a
+ * polling session may move to the WebSocket transport; one opened on a
+ * WebSocket has nowhere to go.
  */
-void engineio_open(struct jbuf *b, const char *sid, unsigned ping_interval_ms,
-		   unsigned ping_timeout_ms, size_t max_payload);
+void engineio_open(struct jbuf *b, const char *sid, bool upgrades,
+		   unsigned ping_interval_ms, unsigned ping_timeout_ms,
+		   size_t max_payload);
+
+/* The polling transport's payloads: packets separated by this byte. */
+#define ENGINEIO_SEPARATOR '\x1e'
+
+/*
+ * The next packet of a polling payload: from *at up to the separator or
+ * the end, into *pkt and *pkt_len; *at moves past it. Returns false when
+ * *at is the end. Empty packets come out as such (engineio_parse refuses
+ * them).
+ */
+bool engineio_next_packet(const char *buf, size_t len, size_t *at,
+			  const char **pkt, size_t *pkt_len);
 
 /* The handshake errors of the reference server, with their codes. */
 enum engineio_error {
@@ -58,17 +74,31 @@ enum engineio_error {
 	ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION = 5,
 };
 
+/* What a request's sid names, as the server's sessions know it. */
+enum engineio_sid {
+	ENGINEIO_SID_NONE,     /* no sid: a handshake */
+	ENGINEIO_SID_UNKNOWN,  /* no such session (any more) */
+	ENGINEIO_SID_POLLING,  /* a session on the polling transport */
+	ENGINEIO_SID_UPGRADED, /* one that moved to its WebSocket */
+};
+
+/* One request to the Engine.IO endpoint, as far as its checks go. */
+struct engineio_request {
+	const char *eio;       /* the EIO query value, NULL when absent */
+	const char *transport; /* the transport one, likewise */
+	enum engineio_sid sid;
+	bool get;     /* the method is GET */
+	bool upgrade; /* a WebSocket upgrade */
+};
+
 /*
- * Checks a handshake's query parameters (each NULL when absent), in the
- * reference server's order: the transport (only "websocket" is served, so
- * "polling" is unknown too), then sid (there are no polling sessions to
- * upgrade, so any sid is unknown), then EIO, which must be "4". upgrade:
- * whether the request asks for a WebSocket upgrade; a websocket transport
- * without one is a bad request. Returns ENGINEIO_OK or the error.
+ * Checks a request in the reference server's order: the transport
+ * ("polling" or "websocket"), then the sid (unknown; a transport other
+ * than its session's, unless it upgrades a polling one), then for a
+ * handshake the method (GET), the upgrade a websocket transport needs,
+ * and EIO, which must be "4". Returns ENGINEIO_OK or the error.
  */
-enum engineio_error engineio_check_query(const char *eio,
-					 const char *transport,
-					 const char *sid, int upgrade);
+enum engineio_error engineio_check(const struct engineio_request *r);
 
 /* The body the reference server answers an error with, a static string:
  * {"code":5,"message":"Unsupported protocol version"}. */

@@ -433,7 +433,7 @@ send_healthz(struct lws *wsi, bool head)
 }
 
 static int
-on_http(struct lws *wsi, const struct http_vhd *vhd)
+on_http(struct lws *wsi, const struct http_vhd *vhd, struct http_pss *pss)
 {
 	enum lws_token_indexes method = WSI_TOKEN_GET_URI;
 	char uri[1024], path[PATH_MAX];
@@ -448,23 +448,23 @@ on_http(struct lws *wsi, const struct http_vhd *vhd)
 	head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 	if (head)
 		method = WSI_TOKEN_HEAD_URI;
+	else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+		method = WSI_TOKEN_POST_URI; /* Engine.IO's, or 405 */
 	else if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
 		return send_error(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), method) <= 0)
 		return send_error(wsi, head, HTTP_STATUS_BAD_REQUEST);
+	/* Engine.IO's polling transport (eio_poll.h): polls and POSTs. */
+	if (vhd && vhd->root && vhd->socketio && !strcmp(uri, "/socket.io/"))
+		return eio_poll_http(wsi, &pss->poll);
+	if (method == WSI_TOKEN_POST_URI)
+		return send_error(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED);
 	if (vhd && vhd->metrics_of && !strcmp(uri, "/metrics"))
 		return send_metrics(wsi, head, vhd->metrics_of);
 	if (!vhd || !vhd->root)
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	if (!strcmp(uri, "/healthz"))
 		return send_healthz(wsi, head);
-	/* Engine.IO over plain HTTP is its polling transport, not served
-	 * (yet): the reference server's 400 and error body say so. */
-	if (vhd->socketio && !strcmp(uri, "/socket.io/"))
-		return send_whole(wsi, head, HTTP_STATUS_BAD_REQUEST, NULL,
-				  "application/json",
-				  engineio_error_json(
-					  upgrade_engineio_check(wsi, false)));
 	if (http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
 	return serve_file(wsi, head, path, &st);
@@ -496,6 +496,7 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct lws_vhost *vh = lws_get_vhost(wsi);
 	struct http_vhd *vhd =
 		vh ? lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)) : NULL;
+	struct http_pss *pss = user;
 	const struct lws_protocol_vhost_options *www, *metrics;
 
 	switch (reason) {
@@ -529,7 +530,27 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 1; /* static files are no WebSocket subprotocol */
 
 	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, vhd);
+		return on_http(wsi, vhd, pss);
+
+	case LWS_CALLBACK_HTTP_BODY:
+		if (pss && pss->poll.active)
+			return eio_poll_body(wsi, &pss->poll, in, len);
+		break;
+
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss && pss->poll.active)
+			return eio_poll_body_done(wsi, &pss->poll);
+		break;
+
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (pss && pss->poll.active)
+			return eio_poll_writeable(wsi, &pss->poll);
+		break;
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss)
+			eio_poll_req_reset(&pss->poll);
+		break;
 
 	case LWS_CALLBACK_RAW_RX:
 		return on_connect(wsi);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "eio_poll.h"
+
 #define HTTP_PROTOCOL_NAME "http"
 #define HTTP_METRICS_VHOST_NAME "metrics"
 
@@ -49,11 +51,13 @@ int http_resolve_path(const char *root, size_t root_len, const char *uri,
 
 /*
  * Per-connection state of the "http" protocol (server.c sizes the pss from
- * it). Nothing yet: every response is written whole, or handed to
+ * it): that of a request to Engine.IO's polling transport, the only one
+ * answered later than from LWS_CALLBACK_HTTP (a poll waits for frames, a
+ * POST for its body). Every other response is written whole, or handed to
  * lws_serve_http_file, from LWS_CALLBACK_HTTP.
  */
 struct http_pss {
-	char unused;
+	struct eio_poll_req poll;
 };
 
 #endif

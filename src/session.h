@@ -19,6 +19,7 @@
 #include "ratelimit.h"
 
 struct chat;
+struct eio_poll;
 struct jwt_claims;
 struct msg;
 struct room;
@@ -50,6 +51,13 @@ struct session {
 	struct session *prev, *next; /* the chat's list of sessions */
 	struct chat *chat;
 	void *conn; /* the transport's handle (the lws wsi) */
+	/* Engine.IO's polling transport (eio_poll.h): the session's state
+	 * there while it is polled over HTTP (conn is then NULL); NULL for a
+	 * WebSocket's session. */
+	struct eio_poll *poll;
+	/* Set in a WebSocket's storage that holds no session of its own:
+	 * it probes, or took over, that polling session (the upgrade). */
+	struct eio_poll *upgrade_of;
 	uint64_t id;
 	/* enum session_dialect: set by the transport before chat_connect(),
 	 * fixed for the session's life. */

@@ -208,16 +208,15 @@ const struct chat_dialect socketio_dialect = {
 /* ---- packets from the client ---- */
 
 void
-socketio_open(struct session *s)
+socketio_open(struct session *s, const char *sid, bool upgrades)
 {
 	const struct config *cfg = s->chat->cfg;
 	unsigned ms = keepalive_interval(cfg) * 1000;
-	char sid[ENGINEIO_SID_LEN + 1];
 
 	/* The server's pings come every interval, and one unanswered by the
 	 * next is a timeout: pingTimeout is the interval too. */
-	engineio_sid(sid);
-	engineio_open(&s->chat->out, sid, ms, ms, cfg->max_message_bytes);
+	engineio_open(&s->chat->out, sid, upgrades, ms, ms,
+		      cfg->max_message_bytes);
 	queue_out(s);
 }
 
@@ -413,7 +412,7 @@ socketio_receive(struct session *s, const char *buf, size_t len)
 		on_packet(s, data, n);
 		break;
 	case ENGINEIO_PONG:
-		/* "3probe" belongs to an upgrade, and none is offered. One
+		/* "3probe" belongs to an upgrade (eio_poll.c). One
 		 * pong per ping costs nothing of the budget to speak of; a
 		 * flood of them is a flood. */
 		if (n)

@@ -55,10 +55,11 @@ extern const struct chat_dialect socketio_dialect;
 
 /*
  * Sends s, a socket.io session that chat_connect() just registered, the
- * Engine.IO open packet: its sid, pingInterval and pingTimeout (both the
+ * Engine.IO open packet: sid (engineio_sid), the upgrade to a WebSocket
+ * when it is polled (upgrades), pingInterval and pingTimeout (both the
  * keepalive interval), maxPayload (--max-message-bytes).
  */
-void socketio_open(struct session *s);
+void socketio_open(struct session *s, const char *sid, bool upgrades);
 
 /*
  * One message from s (a complete WebSocket text message): an Engine.IO

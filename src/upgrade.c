@@ -129,16 +129,45 @@ query_arg(struct lws *wsi, const char *name, char *buf, int len)
 	return NULL;
 }
 
-enum engineio_error
-upgrade_engineio_check(struct lws *wsi, bool upgrading)
+/* Copies a query value into out, or marks it as no valid one. */
+static void
+copy_value(const char *v, char *out, size_t outlen, const char *invalid,
+	   bool *has)
 {
-	char eio[4096], transport[4096], sid[4096];
+	*has = v != NULL;
+	if (!v)
+		out[0] = '\0';
+	else if (strlen(v) < outlen)
+		strcpy(out, v);
+	else
+		strcpy(out, invalid);
+}
 
-	return engineio_check_query(query_arg(wsi, "EIO", eio, sizeof(eio)),
-				    query_arg(wsi, "transport", transport,
-					      sizeof(transport)),
-				    query_arg(wsi, "sid", sid, sizeof(sid)),
-				    upgrading);
+void
+upgrade_engineio_query(struct lws *wsi, struct upgrade_engineio_query *q)
+{
+	char buf[4096];
+
+	copy_value(query_arg(wsi, "EIO", buf, sizeof(buf)), q->eio,
+		   sizeof(q->eio), "?", &q->has_eio);
+	copy_value(query_arg(wsi, "transport", buf, sizeof(buf)),
+		   q->transport, sizeof(q->transport), "?",
+		   &q->has_transport);
+	copy_value(query_arg(wsi, "sid", buf, sizeof(buf)), q->sid,
+		   sizeof(q->sid), "", &q->has_sid);
+}
+
+struct engineio_request
+upgrade_engineio_request(const struct upgrade_engineio_query *q, bool get,
+			 bool upgrade, enum engineio_sid sid)
+{
+	return (struct engineio_request){
+		.eio = q->has_eio ? q->eio : NULL,
+		.transport = q->has_transport ? q->transport : NULL,
+		.sid = q->has_sid ? sid : ENGINEIO_SID_NONE,
+		.get = get,
+		.upgrade = upgrade,
+	};
 }
 
 int
@@ -176,8 +205,16 @@ upgrade_confirm(struct lws *wsi, const char *upgrade, bool socketio,
 	/* Engine.IO's own checks first, as its reference server makes them
 	 * before the WebSocket handshake's. */
 	*why = CHAT_STATS_REFUSED_BAD_REQUEST;
-	eio = endpoint == UPGRADE_SOCKETIO ? upgrade_engineio_check(wsi, true)
-					   : ENGINEIO_OK;
+	eio = ENGINEIO_OK;
+	if (endpoint == UPGRADE_SOCKETIO) {
+		struct upgrade_engineio_query q;
+		struct engineio_request r;
+
+		upgrade_engineio_query(wsi, &q);
+		r = upgrade_engineio_request(&q, true, true,
+					     ENGINEIO_SID_POLLING);
+		eio = engineio_check(&r);
+	}
 	if (eio != ENGINEIO_OK)
 		return upgrade_refuse_as(wsi, 400, "Bad Request", "",
 					 "application/json",

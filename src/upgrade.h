@@ -32,16 +32,31 @@ enum upgrade_endpoint upgrade_endpoint(struct lws *wsi, bool socketio);
  * then completes the transaction), -1 to hang up. Unless 0, *why says
  * which check refused it. socketio: whether /socket.io/ is served; its
  * handshakes also need Engine.IO's query (EIO=4, transport=websocket),
- * else 400 with the Engine.IO error body.
+ * else 400 with the Engine.IO error body. A sid there (an upgrade from
+ * polling) is taken as a polling session's: the caller looks it up.
  */
 int upgrade_confirm(struct lws *wsi, const char *upgrade, bool socketio,
 		    enum chat_stats_refusal *why);
 
+/* The query of a request to /socket.io/, as far as Engine.IO reads it. */
+struct upgrade_engineio_query {
+	char eio[8];       /* "" when absent; "?" when too long to be "4" */
+	char transport[16];/* likewise: "?" is no transport */
+	char sid[ENGINEIO_SID_LEN + 1]; /* "" when absent or not a sid */
+	bool has_eio, has_transport, has_sid;
+};
+
+/* Copies wsi's query (its header table must still be attached) into q. */
+void upgrade_engineio_query(struct lws *wsi, struct upgrade_engineio_query *q);
+
 /*
- * The Engine.IO check of a request to /socket.io/ (engineio.h's
- * engineio_check_query on its query), upgrading or not.
+ * The engineio_request of q (its strings stay q's), for a request with the
+ * given method and upgrade, whose sid (when it has one) names a session in
+ * state sid.
  */
-enum engineio_error upgrade_engineio_check(struct lws *wsi, bool upgrading);
+struct engineio_request
+upgrade_engineio_request(const struct upgrade_engineio_query *q, bool get,
+			 bool upgrade, enum engineio_sid sid);
 
 /*
  * Answers the upgrade with status (and its reason phrase), extra header

@@ -86,7 +86,7 @@ test_engineio_open_packet_is_0_and_the_handshake_json(void **state)
 	(void)state;
 	jbuf_init(&b);
 	jbuf_raw(&b, "left over", 9);
-	engineio_open(&b, "AbC-_0123456789xyzAB", 25000, 20000, 1000000);
+	engineio_open(&b, "AbC-_0123456789xyzAB", false, 25000, 20000, 1000000);
 	assert_false(b.oom);
 	assert_int_equal(b.data[0], '0');
 	j = json_loadb(b.data + 1, b.len - 1, 0, NULL);
@@ -106,33 +106,132 @@ test_engineio_open_packet_is_0_and_the_handshake_json(void **state)
 	jbuf_fini(&b);
 }
 
-static void
-test_engineio_check_query_in_the_reference_order(void **state)
+/* The check of a request: EIO, transport, what its sid names, GET or
+ * not, an upgrade or not. */
+static enum engineio_error
+check(const char *eio, const char *transport, enum engineio_sid sid,
+      bool get, bool upgrade)
 {
+	struct engineio_request r = { .eio = eio, .transport = transport,
+				      .sid = sid, .get = get,
+				      .upgrade = upgrade };
+
+	return engineio_check(&r);
+}
+
+static void
+test_engineio_check_in_the_reference_order(void **state)
+{
+	const enum engineio_sid none = ENGINEIO_SID_NONE;
+
 	(void)state;
-	assert_int_equal(engineio_check_query("4", "websocket", NULL, 1),
+	/* Handshakes: a WebSocket one, a polling one. */
+	assert_int_equal(check("4", "websocket", none, true, true),
+			 ENGINEIO_OK);
+	assert_int_equal(check("4", "polling", none, true, false),
 			 ENGINEIO_OK);
 	/* Transport first: wrong on every count, it is what is reported. */
-	assert_int_equal(engineio_check_query("3", "polling", "x", 1),
+	assert_int_equal(check("3", "flash", ENGINEIO_SID_UNKNOWN, false,
+			       true),
 			 ENGINEIO_UNKNOWN_TRANSPORT);
-	assert_int_equal(engineio_check_query("4", NULL, NULL, 1),
+	assert_int_equal(check("4", NULL, none, true, true),
 			 ENGINEIO_UNKNOWN_TRANSPORT);
-	assert_int_equal(engineio_check_query("4", "WebSocket", NULL, 1),
+	assert_int_equal(check("4", "WebSocket", none, true, true),
 			 ENGINEIO_UNKNOWN_TRANSPORT);
-	/* No polling sessions, so no sid is known. */
-	assert_int_equal(engineio_check_query("3", "websocket", "x", 1),
+	/* Then the sid, whatever the version. */
+	assert_int_equal(check("3", "websocket", ENGINEIO_SID_UNKNOWN, true,
+			       true),
 			 ENGINEIO_UNKNOWN_SID);
-	assert_int_equal(engineio_check_query("4", "websocket", "", 1),
+	assert_int_equal(check("4", "polling", ENGINEIO_SID_UNKNOWN, false,
+			       false),
 			 ENGINEIO_UNKNOWN_SID);
-	assert_int_equal(engineio_check_query("3", "websocket", NULL, 1),
-			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
-	assert_int_equal(engineio_check_query(NULL, "websocket", NULL, 1),
-			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
-	assert_int_equal(engineio_check_query("44", "websocket", NULL, 1),
-			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
-	/* The websocket transport without the upgrade. */
-	assert_int_equal(engineio_check_query("4", "websocket", NULL, 0),
+	/* A polling session is polled, posted to, or upgraded... */
+	assert_int_equal(check(NULL, "polling", ENGINEIO_SID_POLLING, true,
+			       false),
+			 ENGINEIO_OK);
+	assert_int_equal(check("4", "polling", ENGINEIO_SID_POLLING, false,
+			       false),
+			 ENGINEIO_OK);
+	assert_int_equal(check("4", "websocket", ENGINEIO_SID_POLLING, true,
+			       true),
+			 ENGINEIO_OK);
+	/* ...but not through another transport without the upgrade, nor
+	 * polled with one; an upgraded session has only its WebSocket. */
+	assert_int_equal(check("4", "websocket", ENGINEIO_SID_POLLING, true,
+			       false),
 			 ENGINEIO_BAD_REQUEST);
+	assert_int_equal(check("4", "polling", ENGINEIO_SID_POLLING, true,
+			       true),
+			 ENGINEIO_BAD_REQUEST);
+	assert_int_equal(check("4", "polling", ENGINEIO_SID_UPGRADED, true,
+			       false),
+			 ENGINEIO_BAD_REQUEST);
+	/* A handshake is a GET... */
+	assert_int_equal(check("4", "polling", none, false, false),
+			 ENGINEIO_BAD_HANDSHAKE_METHOD);
+	/* ...the websocket transport's an upgrade, polling's not... */
+	assert_int_equal(check("4", "websocket", none, true, false),
+			 ENGINEIO_BAD_REQUEST);
+	assert_int_equal(check("4", "polling", none, true, true),
+			 ENGINEIO_BAD_REQUEST);
+	/* ...of version 4. */
+	assert_int_equal(check("3", "websocket", none, true, true),
+			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
+	assert_int_equal(check(NULL, "polling", none, true, false),
+			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
+	assert_int_equal(check("44", "websocket", none, true, true),
+			 ENGINEIO_UNSUPPORTED_PROTOCOL_VERSION);
+}
+
+/* Payloads split at each 0x1e; empty packets are kept, for the parser to
+ * refuse. */
+static void
+test_engineio_payload_splits_at_the_separator(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want[4];
+	} cases[] = {
+		{ "4hello", { "4hello" } },
+		{ "2\x1e" "42[\"a\"]\x1e" "3", { "2", "42[\"a\"]", "3" } },
+		{ "4a\x1e", { "4a", "" } },
+		{ "\x1e" "4a", { "", "4a" } },
+		{ "", { NULL } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *in = cases[i].in, *pkt;
+		size_t at = 0, n, k = 0;
+
+		while (engineio_next_packet(in, strlen(in), &at, &pkt, &n)) {
+			assert_non_null(cases[i].want[k]);
+			assert_int_equal(n, strlen(cases[i].want[k]));
+			assert_memory_equal(pkt, cases[i].want[k], n);
+			k++;
+		}
+		assert_null(cases[i].want[k]);
+	}
+}
+
+/* A polled session's open packet offers the WebSocket. */
+static void
+test_engineio_open_packet_offers_the_upgrade_when_polled(void **state)
+{
+	struct jbuf b;
+	json_t *j, *up;
+
+	(void)state;
+	jbuf_init(&b);
+	engineio_open(&b, "AbC-_0123456789xyzAB", true, 25000, 25000, 1000);
+	j = json_loadb(b.data + 1, b.len - 1, 0, NULL);
+	assert_non_null(j);
+	up = json_object_get(j, "upgrades");
+	assert_int_equal(json_array_size(up), 1);
+	assert_string_equal(json_string_value(json_array_get(up, 0)),
+			    "websocket");
+	json_decref(j);
+	jbuf_fini(&b);
 }
 
 static void
@@ -176,7 +275,10 @@ main(void)
 		cmocka_unit_test(test_engineio_sids_are_fresh_base64url),
 		cmocka_unit_test(
 			test_engineio_open_packet_is_0_and_the_handshake_json),
-		cmocka_unit_test(test_engineio_check_query_in_the_reference_order),
+		cmocka_unit_test(test_engineio_check_in_the_reference_order),
+		cmocka_unit_test(test_engineio_payload_splits_at_the_separator),
+		cmocka_unit_test(
+			test_engineio_open_packet_offers_the_upgrade_when_polled),
 		cmocka_unit_test(test_engineio_error_bodies_are_the_reference_ones),
 	};
 

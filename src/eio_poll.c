@@ -1,0 +1,653 @@
+/*
+ * Engine.IO's long-polling transport on lws's HTTP server (see eio_poll.h).
+ * A session's frames are the same msgs its WebSocket would be sent (their
+ * payloads here, their frames there), so moving to the WebSocket moves the
+ * queue as it is.
+ */
+#include "eio_poll.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "chat_proto.h"
+#include "log.h"
+#include "msg.h"
+#include "msgq.h"
+#include "session.h"
+#include "socketio.h"
+#include "upgrade.h"
+
+/* An ended session's last frames (and its close packet) wait this long
+ * for the client's next poll, which normally follows the last at once. */
+#define BYE_GRACE_SECS 5
+/* A probe that has not upgraded in this long is dropped (the reference
+ * server's upgradeTimeout); polling goes on. */
+#define PROBE_TIMEOUT_SECS 10
+/* One poll answers with at most this much; the rest waits for the next. */
+#define POLL_PAYLOAD_MAX (256 * 1024)
+#define HEAD_ROOM 2048 /* ours plus the security headers lws adds */
+
+#define TYPE_PACKETS "text/plain; charset=UTF-8"
+#define TYPE_JSON "application/json"
+
+struct eio_poll {
+	struct session s; /* s.poll points back here while it polls */
+	char sid[ENGINEIO_SID_LEN + 1];
+	struct eio_polls *polls;
+	struct eio_poll_req *get;  /* the poll waiting for frames, or NULL */
+	struct eio_poll_req *post; /* the POST being read, or NULL */
+	struct lws *probe;	   /* the WebSocket probing, or NULL */
+	bool probed;	   /* "2probe" came: polls are answered at once */
+	bool probe_reply;  /* "3probe" is still to be written */
+	bool upgraded;	   /* the probe took the session over */
+	bool ending;	   /* the end is scheduled */
+	bool ended;	   /* disconnected; bye waits for the last poll */
+	char *bye;	   /* its last frames and the close packet */
+	size_t bye_len;
+	lws_sorted_usec_list_t timer; /* the end, then the bye's grace */
+};
+
+/* ---- the table ---- */
+
+void
+eio_polls_init(struct eio_polls *polls, struct lws_context *context)
+{
+	dict_init(&polls->by_sid, false);
+	polls->context = context;
+}
+
+static struct eio_poll *
+find(const struct eio_polls *polls, const char *sid)
+{
+	return sid && *sid ? dict_get(&polls->by_sid, sid) : NULL;
+}
+
+enum engineio_sid
+eio_polls_lookup(const struct eio_polls *polls, const char *sid)
+{
+	struct eio_poll *p = find(polls, sid);
+
+	return p && !p->ended ? ENGINEIO_SID_POLLING : ENGINEIO_SID_UNKNOWN;
+}
+
+static struct eio_poll *
+poll_of(struct session *s)
+{
+	return lws_container_of(s, struct eio_poll, s);
+}
+
+struct session *
+eio_poll_session(struct eio_poll *p)
+{
+	return &p->s;
+}
+
+bool
+eio_poll_is_upgraded(const struct eio_poll *p)
+{
+	return p->upgraded;
+}
+
+/* Frees p, which no request and no session refers to any more. */
+static void
+poll_free(struct eio_poll *p)
+{
+	lws_sul_cancel(&p->timer);
+	if (!p->upgraded)
+		dict_del(&p->polls->by_sid, p->sid);
+	free(p->bye);
+	free(p);
+}
+
+/* ---- responses ---- */
+
+/* A whole response, written at once: lws keeps what the socket does not
+ * take and sends it first. Returns 0, or -1 to hang up. */
+static int
+respond(struct lws *wsi, unsigned code, const char *type, const char *body,
+	size_t len)
+{
+	size_t size = LWS_PRE + HEAD_ROOM + len;
+	unsigned char *buf = malloc(size), *start, *p, *end;
+	int n = -1;
+
+	if (!buf)
+		return -1;
+	start = p = &buf[LWS_PRE];
+	end = &buf[size - 1];
+	if (!lws_add_http_common_headers(wsi, code, type, len, &p, end) &&
+	    !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					  (const unsigned char *)"no-store", 8,
+					  &p, end) &&
+	    !lws_finalize_http_header(wsi, &p, end) &&
+	    (size_t)(end - p) >= len) {
+		memcpy(p, body, len);
+		p += len;
+		n = lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
+			      LWS_WRITE_HTTP_FINAL);
+	}
+	free(buf);
+	if (n < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+respond_error(struct lws *wsi, enum engineio_error e)
+{
+	const char *body = engineio_error_json(e);
+
+	return respond(wsi, e == ENGINEIO_FORBIDDEN ? 403 : 400, TYPE_JSON,
+		       body, strlen(body));
+}
+
+/* ---- the session's end ---- */
+
+/* Its last frames (a dialect's goodbye, staged with the close) and the
+ * close packet, as one payload. */
+static void
+make_bye(struct eio_poll *p)
+{
+	size_t len = 1;
+	struct msg *m;
+	char *at;
+
+	for (size_t i = 0; (m = msgq_peek_at(&p->s.q, i)); i++)
+		len += m->len + 1;
+	p->bye = malloc(len);
+	if (!p->bye)
+		return; /* the poll gets an empty answer instead */
+	at = p->bye;
+	while ((m = msgq_pop(&p->s.q))) {
+		memcpy(at, msg_payload(m), m->len);
+		at += m->len;
+		*at++ = ENGINEIO_SEPARATOR;
+		msg_unref(m);
+	}
+	*at++ = '1';
+	p->bye_len = (size_t)(at - p->bye);
+}
+
+static void
+bye_expired(lws_sorted_usec_list_t *sul)
+{
+	poll_free(lws_container_of(sul, struct eio_poll, timer));
+}
+
+/*
+ * Runs from a timer, not from session_close: the chat is still using the
+ * session when it asks for the close. The client learns of it from its
+ * poll (the close packet), now or when it next polls.
+ */
+static void
+end_now(lws_sorted_usec_list_t *sul)
+{
+	struct eio_poll *p = lws_container_of(sul, struct eio_poll, timer);
+
+	make_bye(p);
+	if (!p->s.end_code) {
+		p->s.end_code = p->s.close_code;
+		p->s.end_reason = p->s.close_reason;
+	}
+	chat_proto_session_end(&p->s);
+	p->ended = true;
+	if (p->post) {
+		/* Its packets have nobody to go to: 400 when it ends. */
+		p->post->p = NULL;
+		p->post = NULL;
+	}
+	if (p->probe) {
+		struct session *shell = lws_wsi_user(p->probe);
+
+		shell->upgrade_of = NULL;
+		lws_set_timeout(p->probe, PENDING_TIMEOUT_KILLED_BY_PARENT,
+				LWS_TO_KILL_ASYNC);
+		p->probe = NULL;
+	}
+	if (p->get)
+		lws_callback_on_writable(p->get->wsi);
+	else
+		lws_sul_schedule(p->polls->context, 0, &p->timer, bye_expired,
+				 (lws_usec_t)BYE_GRACE_SECS * LWS_US_PER_SEC);
+}
+
+void
+eio_poll_close(struct session *s)
+{
+	struct eio_poll *p = poll_of(s);
+
+	if (p->ending)
+		return;
+	p->ending = true;
+	lws_sul_schedule(p->polls->context, 0, &p->timer, end_now, 1);
+}
+
+static void
+collect(const char *sid, void *value, void *ud)
+{
+	struct { struct eio_poll **v; size_t n; } *all = ud;
+
+	(void)sid;
+	all->v[all->n++] = value;
+}
+
+void
+eio_polls_fini(struct eio_polls *polls)
+{
+	struct { struct eio_poll **v; size_t n; } all = { 0 };
+
+	/* lws has closed every connection by now (no request refers to a
+	 * session), so each is ended and freed here and now. */
+	all.v = calloc(polls->by_sid.count + 1, sizeof(*all.v));
+	if (all.v) {
+		dict_foreach(&polls->by_sid, collect, &all);
+		for (size_t i = 0; i < all.n; i++) {
+			struct eio_poll *p = all.v[i];
+
+			if (!p->ended) {
+				p->s.end_code = CHAT_CLOSE_GOING_AWAY;
+				p->s.end_reason = "server shutting down";
+				chat_proto_session_end(&p->s);
+			}
+			poll_free(p);
+		}
+		free(all.v);
+	}
+	dict_fini(&polls->by_sid);
+}
+
+/* ---- polls ---- */
+
+void
+eio_poll_wake(struct session *s)
+{
+	struct eio_poll *p = poll_of(s);
+
+	if (p->get)
+		lws_callback_on_writable(p->get->wsi);
+}
+
+/* The frames queued (at most POLL_PAYLOAD_MAX of them, one at least) as
+ * one payload, into a buffer the caller frees; NULL with *len 0 when
+ * there are none, or out of memory. */
+static char *
+take_frames(struct eio_poll *p, size_t *len)
+{
+	size_t total = 0, n = 0;
+	struct msg *m;
+	char *buf, *at;
+
+	*len = 0;
+	for (; (m = msgq_peek_at(&p->s.q, n)); n++) {
+		if (n && total + m->len + 1 > POLL_PAYLOAD_MAX)
+			break;
+		total += m->len + (n ? 1 : 0);
+	}
+	if (!n || !(buf = malloc(total)))
+		return NULL;
+	at = buf;
+	for (size_t i = 0; i < n; i++) {
+		m = msgq_pop(&p->s.q);
+		if (i)
+			*at++ = ENGINEIO_SEPARATOR;
+		memcpy(at, msg_payload(m), m->len);
+		at += m->len;
+		msg_unref(m);
+	}
+	*len = total;
+	return buf;
+}
+
+/* Answers the poll req; returns 1 when it is left waiting. */
+static int
+answer_poll(struct eio_poll_req *req)
+{
+	struct lws *wsi = req->wsi;
+	struct eio_poll *p = req->p;
+	size_t len;
+	char *body;
+	int rc;
+
+	if (!p) /* the session moved to its WebSocket */
+		return respond(wsi, 200, TYPE_PACKETS, "6", 1);
+	if (p->ended) {
+		req->p = NULL;
+		p->get = NULL;
+		rc = respond(wsi, 200, TYPE_PACKETS, p->bye ? p->bye : "1",
+			     p->bye ? p->bye_len : 1);
+		poll_free(p);
+		return rc;
+	}
+	body = take_frames(p, &len);
+	if (!body && !p->probed)
+		return 1; /* nothing to say yet */
+	req->p = NULL;
+	p->get = NULL;
+	if (!body)
+		return respond(wsi, 200, TYPE_PACKETS, "6", 1);
+	p->s.chat->stats.sent_bytes += len;
+	rc = respond(wsi, 200, TYPE_PACKETS, body, len);
+	free(body);
+	if (p->s.stalled)
+		chat_resume(&p->s);
+	return rc;
+}
+
+int
+eio_poll_writeable(struct lws *wsi, struct eio_poll_req *req)
+{
+	int rc;
+
+	(void)wsi;
+	rc = answer_poll(req);
+	if (rc <= 0)
+		eio_poll_req_reset(req);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A poll of p: answered now when there is something to say, else left
+ * waiting, without its header table (a pool every request shares) and
+ * without a timeout (the keepalive's ping answers it within an interval). */
+static int
+start_poll(struct lws *wsi, struct eio_poll_req *req, struct eio_poll *p)
+{
+	int rc;
+
+	if (p->get) {
+		/* The reference server's "overlap from client": an error
+		 * that ends the session. */
+		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
+			      "engine.io: overlapping polls");
+		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+	}
+	p->get = req;
+	req->p = p;
+	rc = answer_poll(req);
+	if (rc != 1) {
+		eio_poll_req_reset(req);
+		return rc;
+	}
+	lws_http_headers_detach(wsi);
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	return 0;
+}
+
+/* ---- the handshake ---- */
+
+static void
+new_sid(const struct eio_polls *polls, char *sid)
+{
+	do
+		engineio_sid(sid);
+	while (find(polls, sid));
+}
+
+static int
+handshake(struct lws *wsi, struct eio_poll_req *req, struct eio_polls *polls)
+{
+	struct chat_proto_refusal no;
+	struct eio_poll *p;
+
+	if (chat_proto_admit(wsi, &no))
+		return respond(wsi, no.status, no.type, no.body,
+			       strlen(no.body));
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return respond(wsi, 503, "text/plain", "out of memory\n", 14);
+	p->polls = polls;
+	p->s.dialect = SESSION_SOCKETIO;
+	p->s.poll = p;
+	new_sid(polls, p->sid);
+	if (dict_set(&polls->by_sid, p->sid, p)) {
+		free(p);
+		return respond(wsi, 503, "text/plain", "out of memory\n", 14);
+	}
+	if (chat_proto_session_begin(wsi, &p->s)) {
+		dict_del(&polls->by_sid, p->sid);
+		free(p);
+		return respond(wsi, 503, "text/plain",
+			       "cannot open a session now\n", 26);
+	}
+	socketio_open(&p->s, p->sid, true);
+	return start_poll(wsi, req, p);
+}
+
+/* ---- POSTs ---- */
+
+static int
+start_post(struct lws *wsi, struct eio_poll_req *req, struct eio_poll *p)
+{
+	if (p->post) {
+		/* "data request overlap from client" */
+		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
+			      "engine.io: overlapping posts");
+		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+	}
+	p->post = req;
+	req->p = p;
+	req->post = true;
+	return 0; /* the body follows */
+}
+
+int
+eio_poll_body(struct lws *wsi, struct eio_poll_req *req, const void *in,
+	      size_t len)
+{
+	size_t max;
+
+	(void)wsi;
+	if (!req->p || req->too_big)
+		return 0; /* read on to the end, then answered */
+	max = req->p->s.chat->cfg->max_message_bytes;
+	if (req->len + len > max) {
+		req->too_big = true;
+		return 0;
+	}
+	if (req->len + len > req->cap) {
+		size_t cap = req->cap ? req->cap * 2 : 1024;
+		char *b;
+
+		while (cap < req->len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		b = realloc(req->body, cap);
+		if (!b)
+			return -1;
+		req->body = b;
+		req->cap = cap;
+	}
+	memcpy(req->body + req->len, in, len);
+	req->len += len;
+	return 0;
+}
+
+int
+eio_poll_body_done(struct lws *wsi, struct eio_poll_req *req)
+{
+	struct eio_poll *p = req->p;
+	const char *pkt;
+	size_t at = 0, n;
+	int rc;
+
+	if (!p) {
+		rc = respond_error(wsi, req->noop ? ENGINEIO_BAD_REQUEST
+						  : ENGINEIO_UNKNOWN_SID);
+		eio_poll_req_reset(req);
+		return rc;
+	}
+	if (req->too_big) {
+		/* Over maxPayload: the reference server's 413; what the
+		 * client sent is lost, so its session ends with it. */
+		session_close(&p->s, CHAT_CLOSE_TOO_BIG, "message too big");
+		eio_poll_req_reset(req);
+		return respond(wsi, 413, "text/plain", "payload too large\n",
+			       18);
+	}
+	if (!req->len)
+		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
+			      "engine.io: empty payload");
+	while (!p->s.closing &&
+	       engineio_next_packet(req->body, req->len, &at, &pkt, &n))
+		socketio_receive(&p->s, pkt, n);
+	eio_poll_req_reset(req);
+	return respond(wsi, 200, "text/html", "ok", 2);
+}
+
+/* ---- the endpoint ---- */
+
+int
+eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
+{
+	struct eio_polls *polls = chat_proto_polls(wsi);
+	struct upgrade_engineio_query q;
+	struct engineio_request r;
+	struct eio_poll *p;
+	enum engineio_error e;
+	bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+	bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+
+	eio_poll_req_reset(req);
+	req->active = true;
+	req->wsi = wsi;
+	if (!polls)
+		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+	upgrade_engineio_query(wsi, &q);
+	p = find(polls, q.sid);
+	if (p && p->ended && get && !strcmp(q.transport, "polling")) {
+		/* Its last poll: the last frames and the close packet. */
+		p->get = req;
+		req->p = p;
+		return answer_poll(req) < 0 ? -1 : 0;
+	}
+	r = upgrade_engineio_request(&q, get, false,
+				     eio_polls_lookup(polls, q.sid));
+	e = engineio_check(&r);
+	/* Polls and POSTs only: the reference server's other methods
+	 * (OPTIONS for CORS) are for other origins. */
+	if (e == ENGINEIO_OK && p && !get && !post)
+		e = ENGINEIO_BAD_REQUEST;
+	if (e != ENGINEIO_OK) {
+		int rc = respond_error(wsi, e);
+
+		eio_poll_req_reset(req);
+		return rc;
+	}
+	if (!p)
+		return handshake(wsi, req, polls);
+	chat_seen(&p->s);
+	return get ? start_poll(wsi, req, p) : start_post(wsi, req, p);
+}
+
+void
+eio_poll_req_reset(struct eio_poll_req *req)
+{
+	struct eio_poll *p = req->p;
+
+	if (p && p->get == req)
+		p->get = NULL;
+	if (p && p->post == req)
+		p->post = NULL;
+	free(req->body);
+	*req = (struct eio_poll_req){ 0 };
+}
+
+/* ---- the upgrade ---- */
+
+int
+eio_poll_probe_begin(struct eio_polls *polls, struct lws *wsi,
+		     struct session *shell, const char *sid)
+{
+	struct eio_poll *p = find(polls, sid);
+
+	if (!p || p->ended || p->ending || p->probe)
+		return -1;
+	p->probe = wsi;
+	shell->upgrade_of = p;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, PROBE_TIMEOUT_SECS);
+	return 0;
+}
+
+/* The client's "5": from now on the session is the WebSocket's. A poll
+ * still waiting is sent a noop to end it. */
+static void
+upgrade(struct lws *wsi, struct eio_poll *p)
+{
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	dict_del(&p->polls->by_sid, p->sid);
+	p->upgraded = true;
+	p->probe = NULL;
+	if (p->get) {
+		p->get->p = NULL;
+		p->get->noop = true;
+		lws_callback_on_writable(p->get->wsi);
+		p->get = NULL;
+	}
+	if (p->post) {
+		p->post->p = NULL;
+		p->post->noop = true;
+		p->post = NULL;
+	}
+	p->s.poll = NULL;
+	p->s.conn = wsi;
+	log_debug("session %llu: socket.io upgraded to WebSocket",
+		  (unsigned long long)p->s.id);
+	if (!msgq_is_empty(&p->s.q))
+		lws_callback_on_writable(wsi);
+}
+
+int
+eio_poll_probe_receive(struct lws *wsi, struct session *shell,
+		       const char *in, size_t len)
+{
+	struct eio_poll *p = shell->upgrade_of;
+
+	if (!lws_is_first_fragment(wsi) || !lws_is_final_fragment(wsi) ||
+	    lws_frame_is_binary(wsi))
+		return -1;
+	if (len == 6 && !memcmp(in, "2probe", 6) && !p->probed) {
+		/* "3probe" goes from WRITEABLE; a waiting poll is answered
+		 * (noop) so that the client can pause polling. */
+		p->probed = true;
+		p->probe_reply = true;
+		lws_callback_on_writable(wsi);
+		if (p->get)
+			lws_callback_on_writable(p->get->wsi);
+		return 0;
+	}
+	if (len == 1 && in[0] == '5' && p->probed) {
+		upgrade(wsi, p);
+		return 0;
+	}
+	return -1; /* anything else: the probe failed; polling goes on */
+}
+
+int
+eio_poll_probe_writeable(struct lws *wsi, struct session *shell)
+{
+	unsigned char buf[LWS_PRE + 6];
+
+	if (!shell->upgrade_of || !shell->upgrade_of->probe_reply)
+		return 0;
+	shell->upgrade_of->probe_reply = false;
+	memcpy(&buf[LWS_PRE], "3probe", 6);
+	return lws_write(wsi, &buf[LWS_PRE], 6, LWS_WRITE_TEXT) < 6 ? -1 : 0;
+}
+
+void
+eio_poll_probe_closed(struct session *shell)
+{
+	struct eio_poll *p = shell->upgrade_of;
+
+	shell->upgrade_of = NULL;
+	if (!p)
+		return;
+	if (p->upgraded) {
+		free(p->bye);
+		free(p);
+		return;
+	}
+	p->probe = NULL;
+	p->probed = false;
+}
