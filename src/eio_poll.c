@@ -102,16 +102,22 @@ poll_free(struct eio_poll *p)
 
 /* ---- responses ---- */
 
-/* A whole response, written at once: lws keeps what the socket does not
- * take and sends it first. Returns 0, or -1 to hang up. */
+/*
+ * The answer to req, whole, at once: lws keeps what the socket does not
+ * take and sends it first. req is done with first, since completing the
+ * transaction frees it (lws binds the connection anew, which frees the
+ * per-connection storage). Returns 0, or -1 to hang up.
+ */
 static int
-respond(struct lws *wsi, unsigned code, const char *type, const char *body,
-	size_t len)
+respond(struct eio_poll_req *req, unsigned code, const char *type,
+	const char *body, size_t len)
 {
+	struct lws *wsi = req->wsi;
 	size_t size = LWS_PRE + HEAD_ROOM + len;
 	unsigned char *buf = malloc(size), *start, *p, *end;
 	int n = -1;
 
+	eio_poll_req_reset(req);
 	if (!buf)
 		return -1;
 	start = p = &buf[LWS_PRE];
@@ -134,11 +140,11 @@ respond(struct lws *wsi, unsigned code, const char *type, const char *body,
 }
 
 static int
-respond_error(struct lws *wsi, enum engineio_error e)
+respond_error(struct eio_poll_req *req, enum engineio_error e)
 {
 	const char *body = engineio_error_json(e);
 
-	return respond(wsi, e == ENGINEIO_FORBIDDEN ? 403 : 400, TYPE_JSON,
+	return respond(req, e == ENGINEIO_FORBIDDEN ? 403 : 400, TYPE_JSON,
 		       body, strlen(body));
 }
 
@@ -299,22 +305,20 @@ take_frames(struct eio_poll *p, size_t *len)
 	return buf;
 }
 
-/* Answers the poll req; returns 1 when it is left waiting. */
+/* Answers the poll req (done with it then); returns 1 when it is left
+ * waiting. */
 static int
 answer_poll(struct eio_poll_req *req)
 {
-	struct lws *wsi = req->wsi;
 	struct eio_poll *p = req->p;
 	size_t len;
 	char *body;
 	int rc;
 
 	if (!p) /* the session moved to its WebSocket */
-		return respond(wsi, 200, TYPE_PACKETS, "6", 1);
+		return respond(req, 200, TYPE_PACKETS, "6", 1);
 	if (p->ended) {
-		req->p = NULL;
-		p->get = NULL;
-		rc = respond(wsi, 200, TYPE_PACKETS, p->bye ? p->bye : "1",
+		rc = respond(req, 200, TYPE_PACKETS, p->bye ? p->bye : "1",
 			     p->bye ? p->bye_len : 1);
 		poll_free(p);
 		return rc;
@@ -322,12 +326,10 @@ answer_poll(struct eio_poll_req *req)
 	body = take_frames(p, &len);
 	if (!body && !p->probed)
 		return 1; /* nothing to say yet */
-	req->p = NULL;
-	p->get = NULL;
 	if (!body)
-		return respond(wsi, 200, TYPE_PACKETS, "6", 1);
+		return respond(req, 200, TYPE_PACKETS, "6", 1);
 	p->s.chat->stats.sent_bytes += len;
-	rc = respond(wsi, 200, TYPE_PACKETS, body, len);
+	rc = respond(req, 200, TYPE_PACKETS, body, len);
 	free(body);
 	if (p->s.stalled)
 		chat_resume(&p->s);
@@ -337,13 +339,8 @@ answer_poll(struct eio_poll_req *req)
 int
 eio_poll_writeable(struct lws *wsi, struct eio_poll_req *req)
 {
-	int rc;
-
 	(void)wsi;
-	rc = answer_poll(req);
-	if (rc <= 0)
-		eio_poll_req_reset(req);
-	return rc < 0 ? -1 : 0;
+	return answer_poll(req) < 0 ? -1 : 0;
 }
 
 /* A poll of p: answered now when there is something to say, else left
@@ -359,15 +356,13 @@ start_poll(struct lws *wsi, struct eio_poll_req *req, struct eio_poll *p)
 		 * that ends the session. */
 		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
 			      "engine.io: overlapping polls");
-		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	}
 	p->get = req;
 	req->p = p;
 	rc = answer_poll(req);
-	if (rc != 1) {
-		eio_poll_req_reset(req);
+	if (rc != 1)
 		return rc;
-	}
 	lws_http_headers_detach(wsi);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	return 0;
@@ -390,23 +385,23 @@ handshake(struct lws *wsi, struct eio_poll_req *req, struct eio_polls *polls)
 	struct eio_poll *p;
 
 	if (chat_proto_admit(wsi, &no))
-		return respond(wsi, no.status, no.type, no.body,
+		return respond(req, no.status, no.type, no.body,
 			       strlen(no.body));
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return respond(wsi, 503, "text/plain", "out of memory\n", 14);
+		return respond(req, 503, "text/plain", "out of memory\n", 14);
 	p->polls = polls;
 	p->s.dialect = SESSION_SOCKETIO;
 	p->s.poll = p;
 	new_sid(polls, p->sid);
 	if (dict_set(&polls->by_sid, p->sid, p)) {
 		free(p);
-		return respond(wsi, 503, "text/plain", "out of memory\n", 14);
+		return respond(req, 503, "text/plain", "out of memory\n", 14);
 	}
 	if (chat_proto_session_begin(wsi, &p->s)) {
 		dict_del(&polls->by_sid, p->sid);
 		free(p);
-		return respond(wsi, 503, "text/plain",
+		return respond(req, 503, "text/plain",
 			       "cannot open a session now\n", 26);
 	}
 	socketio_open(&p->s, p->sid, true);
@@ -422,7 +417,7 @@ start_post(struct lws *wsi, struct eio_poll_req *req, struct eio_poll *p)
 		/* "data request overlap from client" */
 		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
 			      "engine.io: overlapping posts");
-		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	}
 	p->post = req;
 	req->p = p;
@@ -469,20 +464,15 @@ eio_poll_body_done(struct lws *wsi, struct eio_poll_req *req)
 	struct eio_poll *p = req->p;
 	const char *pkt;
 	size_t at = 0, n;
-	int rc;
 
-	if (!p) {
-		rc = respond_error(wsi, req->noop ? ENGINEIO_BAD_REQUEST
-						  : ENGINEIO_UNKNOWN_SID);
-		eio_poll_req_reset(req);
-		return rc;
-	}
+	if (!p)
+		return respond_error(req, req->noop ? ENGINEIO_BAD_REQUEST
+						    : ENGINEIO_UNKNOWN_SID);
 	if (req->too_big) {
 		/* Over maxPayload: the reference server's 413; what the
 		 * client sent is lost, so its session ends with it. */
 		session_close(&p->s, CHAT_CLOSE_TOO_BIG, "message too big");
-		eio_poll_req_reset(req);
-		return respond(wsi, 413, "text/plain", "payload too large\n",
+		return respond(req, 413, "text/plain", "payload too large\n",
 			       18);
 	}
 	if (!req->len)
@@ -491,8 +481,7 @@ eio_poll_body_done(struct lws *wsi, struct eio_poll_req *req)
 	while (!p->s.closing &&
 	       engineio_next_packet(req->body, req->len, &at, &pkt, &n))
 		socketio_receive(&p->s, pkt, n);
-	eio_poll_req_reset(req);
-	return respond(wsi, 200, "text/html", "ok", 2);
+	return respond(req, 200, "text/html", "ok", 2);
 }
 
 /* ---- the endpoint ---- */
@@ -512,7 +501,7 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 	req->active = true;
 	req->wsi = wsi;
 	if (!polls)
-		return respond_error(wsi, ENGINEIO_BAD_REQUEST);
+		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	upgrade_engineio_query(wsi, &q);
 	p = find(polls, q.sid);
 	if (p && p->ended && get && !strcmp(q.transport, "polling")) {
@@ -528,12 +517,8 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 	 * (OPTIONS for CORS) are for other origins. */
 	if (e == ENGINEIO_OK && p && !get && !post)
 		e = ENGINEIO_BAD_REQUEST;
-	if (e != ENGINEIO_OK) {
-		int rc = respond_error(wsi, e);
-
-		eio_poll_req_reset(req);
-		return rc;
-	}
+	if (e != ENGINEIO_OK)
+		return respond_error(req, e);
 	if (!p)
 		return handshake(wsi, req, polls);
 	chat_seen(&p->s);
