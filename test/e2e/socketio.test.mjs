@@ -1,7 +1,8 @@
 // The classic socket.io chat's test, against chatd: socket.io-client 4.x
-// from npm (pinned in package-lock.json) with the websocket transport, as
-// `io(url, { transports: ['websocket'] })`. It emits "chat message" "hello
-// world" and gets "hello world" back, as with the Node server; a second
+// from npm (pinned in package-lock.json), with its default transports
+// (long-polling, then the upgrade to a WebSocket), with polling alone, and
+// with `transports: ['websocket']`. It emits "chat message" "hello world"
+// and gets "hello world" back, as with the Node server; a second
 // client and a native client (the ws package, protocol v1) in the lobby
 // see it too, and a native message comes to both as "chat message". Also
 // an ack, a namespace refused, chatd's pings answered by the client
@@ -59,6 +60,55 @@ describe('socket.io clients (the classic chat and its test)', () => {
 		const got = next(socket, 'chat message');
 		socket.emit('chat message', 'hello world');
 		assert.equal(await got, 'hello world');
+	});
+
+	test('with the default transports (polling first, then the upgrade): "hello world" comes back', async () => {
+		// io(url) as the classic page and test call it: no transports
+		// option, so the engine starts on HTTP long-polling and moves to
+		// a WebSocket once its probe succeeds.
+		const socket = io(url, { reconnection: false, forceNew: true });
+		sockets.push(socket);
+		const first = next(socket.io, 'open', 'the engine open').then(() => socket.io.engine.transport.name);
+		await next(socket, 'connect', 'socket.io connect');
+		assert.equal(await first, 'polling');
+		const got = next(socket, 'chat message');
+		socket.emit('chat message', 'hello world');
+		assert.equal(await got, 'hello world');
+		if (socket.io.engine.transport.name !== 'websocket')
+			await next(socket.io.engine, 'upgrade', 'the upgrade to websocket');
+		assert.equal(socket.io.engine.transport.name, 'websocket');
+		const after = next(socket, 'chat message', 'after the upgrade');
+		socket.emit('chat message', 'hello again');
+		assert.equal(await after, 'hello again');
+	});
+
+	test('polling alone: echo, a native message, and pings that keep it connected', async () => {
+		const native = await WsClient.connect(server.wsUrl);
+		const socket = io(url, { transports: ['polling'], reconnection: false, forceNew: true });
+		sockets.push(socket);
+		let closed = null;
+		let pings = 0;
+		socket.on('disconnect', (reason) => { closed = reason; });
+		await next(socket, 'connect', 'socket.io connect over polling');
+		socket.io.engine.on('ping', () => { pings += 1; });
+		assert.equal(socket.io.engine.transport.name, 'polling');
+		await native.next((f) => f.type === 'presence' && f.event === 'join', 'presence join');
+		const got = next(socket, 'chat message');
+		socket.emit('chat message', 'hello world');
+		assert.equal(await got, 'hello world');
+		const m = await native.next((f) => f.type === 'message', 'the message at the native client');
+		assert.equal(m.text, 'hello world');
+		const fromNative = next(socket, 'chat message', 'the native message over polling');
+		native.send({ type: 'message', text: 'from native' });
+		assert.equal(await fromNative, 'from native');
+		// --ping-interval 1: pings come in poll answers, pongs go in
+		// POSTs; one missed would close the session within 2 s.
+		await sleep(3500);
+		assert.ok(pings >= 2, `${pings} pings in 3.5 s`);
+		assert.equal(closed, null);
+		assert.equal(socket.connected, true);
+		assert.deepEqual(await socket.timeout(TIMEOUT).emitWithAck('chat message', 'acked'), { status: 'ok' });
+		native.close();
 	});
 
 	test('a second client and a native client see it; a native message reaches both', async () => {
