@@ -519,6 +519,11 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 		e = ENGINEIO_BAD_REQUEST;
 	if (e != ENGINEIO_OK)
 		return respond_error(req, e);
+	/* lws 4.1.6 reads no chunked request bodies; browsers and
+	 * engine.io-client send a length. */
+	if (post && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH))
+		return respond(req, 411, "text/plain", "length required\n",
+			       16);
 	if (!p)
 		return handshake(wsi, req, polls);
 	chat_seen(&p->s);
