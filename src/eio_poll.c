@@ -163,7 +163,7 @@ make_bye(struct eio_poll *p)
 		len += m->len + 1;
 	p->bye = malloc(len);
 	if (!p->bye)
-		return; /* the poll gets an empty answer instead */
+		return; /* the poll gets the close packet alone */
 	at = p->bye;
 	while ((m = msgq_pop(&p->s.q))) {
 		memcpy(at, msg_payload(m), m->len);
@@ -229,10 +229,15 @@ eio_poll_close(struct session *s)
 	lws_sul_schedule(p->polls->context, 0, &p->timer, end_now, 1);
 }
 
+struct poll_list {
+	struct eio_poll **v;
+	size_t n;
+};
+
 static void
 collect(const char *sid, void *value, void *ud)
 {
-	struct { struct eio_poll **v; size_t n; } *all = ud;
+	struct poll_list *all = ud;
 
 	(void)sid;
 	all->v[all->n++] = value;
@@ -241,7 +246,7 @@ collect(const char *sid, void *value, void *ud)
 void
 eio_polls_fini(struct eio_polls *polls)
 {
-	struct { struct eio_poll **v; size_t n; } all = { 0 };
+	struct poll_list all = { 0 };
 
 	/* lws has closed every connection by now (no request refers to a
 	 * session), so each is ended and freed here and now. */
@@ -506,6 +511,8 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 	p = find(polls, q.sid);
 	if (p && p->ended && get && !strcmp(q.transport, "polling")) {
 		/* Its last poll: the last frames and the close packet. */
+		if (p->get)
+			return respond_error(req, ENGINEIO_BAD_REQUEST);
 		p->get = req;
 		req->p = p;
 		return answer_poll(req) < 0 ? -1 : 0;
@@ -593,6 +600,9 @@ eio_poll_probe_receive(struct lws *wsi, struct session *shell,
 {
 	struct eio_poll *p = shell->upgrade_of;
 
+	/* A session on its way out is not moved (its end is scheduled). */
+	if (p->ending)
+		return -1;
 	if (!lws_is_first_fragment(wsi) || !lws_is_final_fragment(wsi) ||
 	    lws_frame_is_binary(wsi))
 		return -1;
