@@ -17,6 +17,15 @@
 int paths_default_www(char *out, size_t outlen, char *err, size_t errlen);
 
 /*
+ * socket.io-client's browser bundle (its dist/ files): the folder
+ * <prefix>/share/chatd/socket.io-client beside an installed binary, else
+ * the one the build tree's npm ci filled, beside a binary run from its
+ * build folder. Writes its real path to out (PATH_MAX bytes at least), or
+ * returns -1 with err saying where it looked.
+ */
+int paths_socketio_client(char *out, size_t outlen, char *err, size_t errlen);
+
+/*
  * The history file: chat.db in $STATE_DIRECTORY (systemd's
  * StateDirectory=), else in $XDG_STATE_HOME/chatd, else in
  * ~/.local/state/chatd, the last two made (0700) when missing. Returns -1
