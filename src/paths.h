@@ -1,6 +1,7 @@
 /*
- * Where chatd finds its web client and keeps its history when no flag
- * says: places that do not depend on the directory it was started from.
+ * Where chatd finds its web client (and socket.io-client's bundle) and
+ * keeps its history when no flag says: places that do not depend on the
+ * directory it was started from.
  */
 #ifndef CHAT_PATHS_H
 #define CHAT_PATHS_H

@@ -21,12 +21,13 @@
 #include <unistd.h>
 
 /* From test/integration/CMakeLists.txt: the build tree's dist/ folder (""
- * when npm was missing at configure time) and the version pinned. */
+ * when npm was missing at configure time), the version pinned, and the one
+ * test/e2e pins. */
 #ifndef SIO_CLIENT_DIR
 #error "SIO_CLIENT_DIR is set by CMake"
 #endif
-#ifndef SIO_CLIENT_VERSION
-#error "SIO_CLIENT_VERSION is set by CMake"
+#if !defined(SIO_CLIENT_VERSION) || !defined(E2E_SIO_CLIENT_VERSION)
+#error "SIO_CLIENT_VERSION and E2E_SIO_CLIENT_VERSION are set by CMake"
 #endif
 
 /* Every file node's server serves, and its media type. */
@@ -155,6 +156,9 @@ expect_status(int port, const char *method, const char *path, int status)
 
 CHAT_TEST(test_socketio_client_files_are_the_built_bundle)
 {
+	/* One socket.io-client in the project: the one served is the one the
+	 * e2e tests run (test/e2e/package.json). */
+	assert_string_equal(SIO_CLIENT_VERSION, E2E_SIO_CLIENT_VERSION);
 	for (size_t i = 0; i < NBUNDLE; i++) {
 		char path[128];
 		size_t len;
