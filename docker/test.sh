@@ -215,6 +215,11 @@ podman run -d --name "$NAME" -p "$ADDR:5000" -v "$VOLUME:/data" "$IMAGE" \
 wait_ready "$NAME"
 probe echo "$ADDR" "$TEXT"
 probe page "$ADDR"
+# socket.io-client's bundle, fetched by npm in the build stage alone.
+probe status "$ADDR" /socket.io/socket.io.js 200
+podman run --rm --entrypoint /bin/sh "$IMAGE" -c \
+	'! command -v node && ! command -v npm' >/dev/null ||
+	die "the image has node or npm (only the build stage should)"
 health "$NAME"
 not_root "$NAME"
 

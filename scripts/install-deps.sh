@@ -2,7 +2,8 @@
 # Installs what chatd needs from Debian's packages, and nothing already
 # present.
 #   scripts/install-deps.sh         build, run and test (make test)
-#   scripts/install-deps.sh --run   build and run only (make run, the image)
+#   scripts/install-deps.sh --run   build and run only (make run, make deb,
+#                                   the image's build stage)
 #   scripts/install-deps.sh --docker  what make docker-test needs to build
 #                                     and run the image with podman
 # The test set adds the browser tests' node packages, pinned in
@@ -22,26 +23,29 @@ case "${1:-}" in
 	;;
 esac
 
-# Building and running chatd.
+# Building and running chatd. npm too: the build fetches socket.io-client's
+# browser bundle with `npm ci` (cmake/SocketioClient.cmake); chatd never
+# runs node. Debian's, unless a node and an npm are installed.
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev
 libjansson-dev libsqlite3-dev libhiredis-dev"
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 if [ "$mode" = docker ]; then
 	# A machine with no Docker engine: rootful podman (runc, since crun
 	# refuses hybrid cgroup layouts), podman-compose (aardvark-dns
 	# resolves its service names), mmdebstrap for the base image (no
 	# registry is reachable) and python3-websockets for the echo check.
-	# The image builds chatd itself, so nothing of the above.
+	# The image builds chatd itself (npm included), so nothing of the
+	# above.
 	PKGS="podman buildah runc netavark aardvark-dns iptables catatonit
 podman-compose mmdebstrap python3 python3-websockets"
 fi
 
 if [ "$mode" = test ]; then
-	# The tests: cmocka, the sqlite3 CLI, the browser, and node for the
-	# browser and TLS tests (Debian's, unless a node is installed).
+	# The tests: cmocka, the sqlite3 CLI, the browser; node (above) runs
+	# the browser and TLS tests too.
 	PKGS="$PKGS sqlite3 libcmocka-dev chromium"
-	command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
-	command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 	# make fuzz: clang, and its libFuzzer and sanitizer runtimes, which
 	# clang only recommends.
 	PKGS="$PKGS clang libclang-rt-dev"

@@ -22,6 +22,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "socketio_client.h"
 #include "upgrade.h"
 
 #define HTTP_ALLOW "GET, HEAD"
@@ -42,6 +43,8 @@ struct http_vhd {
 	const char *metrics_of;
 	/* The "socketio" pvo: /socket.io/ is Engine.IO's (socketio.h). */
 	bool socketio;
+	/* Its value: socket.io-client's bundle folder; "": none found. */
+	const char *socketio_client;
 };
 
 /* What a served file is known by: both validators, as sent. */
@@ -354,17 +357,14 @@ send_file_headers(struct lws *wsi, unsigned code, const char *mime,
 }
 
 static int
-serve_file(struct lws *wsi, bool head, const char *path,
-	   const struct stat *st)
+serve_file_as(struct lws *wsi, bool head, const char *path,
+	      const struct stat *st, const char *mime)
 {
 	unsigned char hdrs[256];
 	unsigned char *p = hdrs, *end = &hdrs[sizeof(hdrs) - 1];
-	const char *mime = lws_get_mimetype(path, NULL);
 	struct validators v;
 	int n;
 
-	if (!mime)
-		mime = "application/octet-stream";
 	validators_init(&v, st);
 	if (not_modified(wsi, &v, st))
 		return send_file_headers(wsi, HTTP_STATUS_NOT_MODIFIED, mime,
@@ -380,6 +380,41 @@ serve_file(struct lws *wsi, bool head, const char *path,
 	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
 	return 0;
+}
+
+/* A file of www/, typed by lws from its extension. */
+static int
+serve_file(struct lws *wsi, bool head, const char *path,
+	   const struct stat *st)
+{
+	const char *mime = lws_get_mimetype(path, NULL);
+
+	return serve_file_as(wsi, head, path, st,
+			     mime ? mime : "application/octet-stream");
+}
+
+/*
+ * socket.io-client's bundle, as node's socket.io server serves it, but
+ * with the validators and cache policy of every other file. The folder
+ * was resolved at start-up and the names are fixed, so no path check; no
+ * folder is a 404, as server.c warned then.
+ */
+static int
+serve_socketio_client(struct lws *wsi, const struct http_vhd *vhd, bool head,
+		      const struct socketio_client_file *f)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int n;
+
+	if (!vhd->socketio_client || !*vhd->socketio_client)
+		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
+	n = snprintf(path, sizeof(path), "%s/%s", vhd->socketio_client,
+		     f->name);
+	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) ||
+	    !S_ISREG(st.st_mode))
+		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
+	return serve_file_as(wsi, head, path, &st, f->type);
 }
 
 /* Written whole like the others, from a buffer sized to the text. */
@@ -436,6 +471,7 @@ static int
 on_http(struct lws *wsi, const struct http_vhd *vhd, struct http_pss *pss)
 {
 	enum lws_token_indexes method = WSI_TOKEN_GET_URI;
+	const struct socketio_client_file *bundle_file;
 	char uri[1024], path[PATH_MAX];
 	struct stat st;
 	bool head;
@@ -463,6 +499,9 @@ on_http(struct lws *wsi, const struct http_vhd *vhd, struct http_pss *pss)
 		return send_metrics(wsi, head, vhd->metrics_of);
 	if (!vhd || !vhd->root)
 		return send_error(wsi, head, HTTP_STATUS_NOT_FOUND);
+	bundle_file = vhd->socketio ? socketio_client_find(uri) : NULL;
+	if (bundle_file)
+		return serve_socketio_client(wsi, vhd, head, bundle_file);
 	if (!strcmp(uri, "/healthz"))
 		return send_healthz(wsi, head);
 	if (http_resolve_path(vhd->root, vhd->root_len, uri, path, &st))
@@ -497,7 +536,7 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct http_vhd *vhd =
 		vh ? lws_protocol_vh_priv_get(vh, lws_get_protocol(wsi)) : NULL;
 	struct http_pss *pss = user;
-	const struct lws_protocol_vhost_options *www, *metrics;
+	const struct lws_protocol_vhost_options *www, *metrics, *sio;
 
 	switch (reason) {
 	case LWS_CALLBACK_PROTOCOL_INIT:
@@ -515,7 +554,9 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		if (metrics)
 			vhd->metrics_of = metrics->value;
-		vhd->socketio = lws_pvo_search(in, "socketio") != NULL;
+		sio = lws_pvo_search(in, "socketio");
+		vhd->socketio = sio != NULL;
+		vhd->socketio_client = sio ? sio->value : NULL;
 		return 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:

@@ -20,6 +20,14 @@
 #ifndef CHATD_SOURCE_WWW
 #define CHATD_SOURCE_WWW ""
 #endif
+/* And socket.io-client's bundle: installed, and in the build tree (""
+ * when the build has none), both relative to the binary's folder. */
+#ifndef CHATD_SIO_CLIENT_FROM_BINDIR
+#define CHATD_SIO_CLIENT_FROM_BINDIR "../share/chatd/socket.io-client"
+#endif
+#ifndef CHATD_SIO_CLIENT_BUILD_FROM_BINDIR
+#define CHATD_SIO_CLIENT_BUILD_FROM_BINDIR ""
+#endif
 
 #define DB_NAME "chat.db"
 
@@ -73,6 +81,30 @@ paths_default_www(char *out, size_t outlen, char *err, size_t errlen)
 		 "--www: not given, and no web client at %s%s%s; give --www "
 		 "DIR",
 		 ntried ? tried[0] : "(unknown binary path)",
+		 ntried > 1 ? " or " : "", ntried > 1 ? tried[1] : "");
+	return -1;
+}
+
+int
+paths_socketio_client(char *out, size_t outlen, char *err, size_t errlen)
+{
+	char bin[PATH_MAX], tried[2][PATH_MAX + 64];
+	size_t ntried = 0;
+
+	if (outlen < PATH_MAX || binary_dir(bin, sizeof(bin))) {
+		snprintf(err, errlen, "socket.io-client's bundle: cannot tell "
+				      "where the chatd binary is");
+		return -1;
+	}
+	snprintf(tried[ntried++], sizeof(tried[0]), "%s/%s", bin,
+		 CHATD_SIO_CLIENT_FROM_BINDIR);
+	if (*CHATD_SIO_CLIENT_BUILD_FROM_BINDIR)
+		snprintf(tried[ntried++], sizeof(tried[0]), "%s/%s", bin,
+			 CHATD_SIO_CLIENT_BUILD_FROM_BINDIR);
+	for (size_t i = 0; i < ntried; i++)
+		if (is_dir(tried[i]) && realpath(tried[i], out))
+			return 0;
+	snprintf(err, errlen, "no socket.io-client bundle at %s%s%s", tried[0],
 		 ntried > 1 ? " or " : "", ntried > 1 ? tried[1] : "");
 	return -1;
 }

@@ -1,6 +1,7 @@
 /*
- * Where chatd finds its web client and keeps its history when no flag
- * says: places that do not depend on the directory it was started from.
+ * Where chatd finds its web client (and socket.io-client's bundle) and
+ * keeps its history when no flag says: places that do not depend on the
+ * directory it was started from.
  */
 #ifndef CHAT_PATHS_H
 #define CHAT_PATHS_H
@@ -15,6 +16,15 @@
  * looked.
  */
 int paths_default_www(char *out, size_t outlen, char *err, size_t errlen);
+
+/*
+ * socket.io-client's browser bundle (its dist/ files): the folder
+ * <prefix>/share/chatd/socket.io-client beside an installed binary, else
+ * the one the build tree's npm ci filled, beside a binary run from its
+ * build folder. Writes its real path to out (PATH_MAX bytes at least), or
+ * returns -1 with err saying where it looked.
+ */
+int paths_socketio_client(char *out, size_t outlen, char *err, size_t errlen);
 
 /*
  * The history file: chat.db in $STATE_DIRECTORY (systemd's

@@ -110,6 +110,24 @@ resolve_www(const struct config *cfg, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* socket.io-client's bundle, served when --socketio is on; into out, or
+ * "" (with a warning: chatd serves on without it). */
+static void
+resolve_socketio_client(const struct config *cfg, char *out)
+{
+	char why[2 * PATH_MAX + 64];
+
+	out[0] = '\0';
+	if (!cfg->socketio)
+		return;
+	if (paths_socketio_client(out, PATH_MAX, why, sizeof(why))) {
+		out[0] = '\0';
+		log_warn("%s: /socket.io/socket.io.js will be 404", why);
+		return;
+	}
+	log_info("socket.io-client bundle %s at /socket.io/socket.io.js", out);
+}
+
 /* The history file: --db as given (relative paths are the user's), or
  * the state directory's chat.db. */
 static int
@@ -297,6 +315,7 @@ int
 server_run(const struct config *cfg, char *err, size_t errlen)
 {
 	char www[PATH_MAX], db[PATH_MAX], why[256];
+	char socketio_client[PATH_MAX];
 	struct lws_http_mount mount;
 	struct lws_context_creation_info info;
 	struct lws_context *context = NULL;
@@ -341,6 +360,7 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 		goto out;
 	}
 	log_start(www, db);
+	resolve_socketio_client(cfg, socketio_client);
 	env = (struct chat_env){ .cfg = cfg, .history = history,
 				 .auth = &auth };
 
@@ -355,9 +375,10 @@ server_run(const struct config *cfg, char *err, size_t errlen)
 	const struct lws_protocol_vhost_options pvo_chat = {
 		NULL, &pvo_env, CHAT_PROTOCOL_NAME, ""
 	};
-	/* /socket.io/ answers Engine.IO's errors (http.c) when served. */
+	/* /socket.io/ answers Engine.IO's errors (http.c) when served; the
+	 * value: the folder of socket.io-client's bundle, "" when none. */
 	const struct lws_protocol_vhost_options pvo_socketio = {
-		NULL, NULL, "socketio", ""
+		NULL, NULL, "socketio", socketio_client
 	};
 	/* /metrics here unless it has a listener of its own. */
 	const struct lws_protocol_vhost_options pvo_metrics = {

@@ -3,8 +3,9 @@
 # from / with no --www and no --db: it must serve the installed page, keep
 # history in the state directory, and say both in its start line. The
 # build-tree binary, run from / too, must find the source tree's www/.
-# The man page must render and the systemd unit must pass
-# systemd-analyze verify.
+# socket.io-client's bundle is installed beside www/ and served at
+# /socket.io/socket.io.js by both. The man page must render and the
+# systemd unit must pass systemd-analyze verify.
 #
 # usage: test_install.sh BUILD_DIR SOURCE_DIR
 set -eu
@@ -16,12 +17,21 @@ src=$2
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.out" ||
 	fail "cmake --install exited $?"
+sio=share/chatd/socket.io-client
+# The build's copy, from npm ci (cmake/SocketioClient.cmake).
+built_sio=$build/socket.io-client/node_modules/socket.io-client/dist
 for f in bin/chatd share/chatd/www/index.html share/man/man8/chatd.8 \
-	lib/systemd/system/chatd.service; do
+	lib/systemd/system/chatd.service $sio/socket.io.js \
+	$sio/socket.io.js.map $sio/socket.io.min.js $sio/socket.io.min.js.map \
+	$sio/socket.io.esm.min.js $sio/socket.io.esm.min.js.map $sio/LICENSE; do
 	[ -f "$prefix/$f" ] || fail "cmake --install did not install $f"
 done
 [ -x "$prefix/bin/chatd" ] || fail "installed chatd is not executable"
-echo "installed: bin/chatd, share/chatd/www, man8/chatd.8, chatd.service"
+for f in socket.io.js socket.io.min.js.map; do
+	cmp -s "$prefix/$sio/$f" "$built_sio/$f" ||
+		fail "the installed $sio/$f is not the build's"
+done
+echo "installed: bin/chatd, share/chatd/www, $sio, man8/chatd.8, chatd.service"
 
 # The installed binary, from /, with no --www and no --db: the state
 # directory is ~/.local/state/chatd, HOME pointing into $tmp.
@@ -38,7 +48,13 @@ grep -q "chatd [0-9][0-9.]*:" "$tmp/installed.log" ||
 [ -f "$tmp/home/.local/state/chatd/chat.db" ] ||
 	fail "no chat.db in ~/.local/state/chatd"
 [ ! -e /chat.db ] || fail "a chat.db appeared in / (the working directory)"
-echo "installed chatd from / serves the page, history in ~/.local/state/chatd"
+get "http://127.0.0.1:$port/socket.io/socket.io.js" >"$tmp/sio.js" ||
+	fail "GET /socket.io/socket.io.js failed"
+cmp -s "$tmp/sio.js" "$prefix/$sio/socket.io.js" ||
+	fail "GET /socket.io/socket.io.js is not the installed bundle"
+grep -q "socket.io-client bundle $prefix/$sio at" "$tmp/installed.log" ||
+	fail "the installed chatd does not name its installed bundle"
+echo "installed chatd from / serves the page and socket.io-client's bundle, history in ~/.local/state/chatd"
 
 # systemd's StateDirectory= comes as $STATE_DIRECTORY.
 mkdir -p "$tmp/state"
@@ -55,7 +71,11 @@ start_from_root buildtree env -u CHAT_WWW -u CHAT_DB HOME="$tmp/home" \
 get "http://127.0.0.1:$port/" >"$tmp/page2.html" || fail "GET / failed"
 cmp -s "$tmp/page2.html" "$src/www/index.html" ||
 	fail "the build-tree chatd does not serve the source www/"
-echo "build-tree chatd from / serves the source www/"
+get "http://127.0.0.1:$port/socket.io/socket.io.min.js" >"$tmp/sio2.js" ||
+	fail "GET /socket.io/socket.io.min.js failed"
+cmp -s "$tmp/sio2.js" "$built_sio/socket.io.min.js" ||
+	fail "the build-tree chatd does not serve the build's bundle"
+echo "build-tree chatd from / serves the source www/ and the build's bundle"
 
 # The man page renders without warnings; the unit is one systemd accepts.
 warn=$(groff -man -Tutf8 -ww -z "$prefix/share/man/man8/chatd.8" 2>&1) ||
