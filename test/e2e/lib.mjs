@@ -412,10 +412,14 @@ export class ChatPage {
 	}
 
 	// On a narrow screen the nick and room forms live in the drawer.
+	// A drawer sliding shut still counts as visible for a moment: trust the
+	// body's class, not the element, when there is a drawer.
 	async reveal(sel) {
 		const loc = this.page.locator(sel);
-		if (await loc.isVisible()) return;
-		if (!(await this.page.locator('#sidebar-toggle').isVisible())) return;
+		const drawer = await this.page.locator('#sidebar-toggle').isVisible();
+		const open = /\bsidebar-open\b/.test(await this.page.locator('body').getAttribute('class') ?? '');
+		if ((!drawer || open) && await loc.isVisible()) return;
+		if (!drawer) return;
 		await this.page.locator('#sidebar-toggle').click();
 		await eventually(`${this.name}: ${sel} visible in the drawer`, async () => assert.equal(await loc.isVisible(), true));
 	}
