@@ -155,6 +155,19 @@ class Chatd {
 			`chatd exit status after SIGTERM\n--- chatd stderr ---\n${this.stderr}`);
 	}
 
+	// SIGSTOP: the process keeps its sockets but reads and writes nothing,
+	// so what a client sends now sits unread in the kernel.
+	pause() {
+		this.child.kill('SIGSTOP');
+	}
+
+	// SIGKILL, the way a crash ends it: no close frames, nothing flushed.
+	async crash() {
+		this.stopping = true;
+		this.child.kill('SIGKILL');
+		await within('chatd to die of SIGKILL', this.exit);
+	}
+
 	// For after() hooks: never throws, never leaves the process behind.
 	async kill() {
 		if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -315,21 +328,30 @@ const WS_FAILED = /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/chat' fail
 export class ChatPage {
 	// query: appended to the page's URL ("?token=..."); cookies: set for the
 	// server before the page loads (playwright's addCookies shape).
+	// colorScheme: 'light' or 'dark'; storageState: a previous context's
+	// (localStorage included: a returning visitor); permissions: granted to
+	// chatd's origin; initScript: run in the page before its own code.
 	static async open(browser, server, {
 		name, viewport = { width: 1100, height: 720 }, mobile = false, query = '', cookies = [],
+		colorScheme = 'light', storageState, permissions = [], initScript,
 	} = {}) {
 		const p = new ChatPage();
 		p.name = name;
 		p.problems = [];
 		p.allowWsFailures = false;
+		p.sockets = []; // one per WebSocket the page opened: { url, sent: [parsed frames] }
 		p.context = await browser.newContext({
 			viewport,
 			isMobile: mobile,
 			hasTouch: mobile,
 			timezoneId: 'UTC',
 			locale: 'en-US',
+			colorScheme,
 			serviceWorkers: 'block',
+			...(storageState ? { storageState } : {}),
 		});
+		if (permissions.length) await p.context.grantPermissions(permissions, { origin: server.url.replace(/\/$/, '') });
+		if (initScript) await p.context.addInitScript(initScript);
 		p.context.setDefaultTimeout(TIMEOUT);
 		await p.context.exposeBinding('__e2eCspViolation', (_src, v) => {
 			p.problems.push(`CSP violation: ${JSON.stringify(v)}`);
@@ -359,6 +381,15 @@ export class ChatPage {
 		});
 		page.on('websocket', (ws) => {
 			if (!ws.url().startsWith(`ws://${HOST}:${server.port}/`)) p.problems.push(`websocket to ${ws.url()}`);
+			const sock = { url: ws.url(), sent: [] };
+			p.sockets.push(sock);
+			ws.on('framesent', ({ payload }) => {
+				try {
+					sock.sent.push(JSON.parse(String(payload)));
+				} catch {
+					sock.sent.push({ unparsed: String(payload) });
+				}
+			});
 		});
 		await page.goto(server.url + query, { waitUntil: 'load' });
 		await p.waitConnected();
@@ -381,10 +412,14 @@ export class ChatPage {
 	}
 
 	// On a narrow screen the nick and room forms live in the drawer.
+	// A drawer sliding shut still counts as visible for a moment: trust the
+	// body's class, not the element, when there is a drawer.
 	async reveal(sel) {
 		const loc = this.page.locator(sel);
-		if (await loc.isVisible()) return;
-		if (!(await this.page.locator('#sidebar-toggle').isVisible())) return;
+		const drawer = await this.page.locator('#sidebar-toggle').isVisible();
+		const open = /\bsidebar-open\b/.test(await this.page.locator('body').getAttribute('class') ?? '');
+		if ((!drawer || open) && await loc.isVisible()) return;
+		if (!drawer) return;
 		await this.page.locator('#sidebar-toggle').click();
 		await eventually(`${this.name}: ${sel} visible in the drawer`, async () => assert.equal(await loc.isVisible(), true));
 	}
@@ -446,6 +481,11 @@ export class ChatPage {
 			own: li.classList.contains('own'),
 			status: li.querySelector('.status')?.textContent ?? null,
 		})));
+	}
+
+	// Frames of a type this page sent, per WebSocket (oldest socket first).
+	sentFrames(type) {
+		return this.sockets.map((s) => s.sent.filter((f) => f.type === type));
 	}
 
 	async messagesWithText(text) {
@@ -534,4 +574,20 @@ export async function screenshot(pages, file, browser) {
 		await ctx.close();
 	}
 	return dest;
+}
+
+// ---- accessibility ----
+
+// Runs axe-core (npm, pinned) in the page and returns its violations of
+// serious or critical impact. The script goes in through the DevTools
+// protocol (page.evaluate), which the page's CSP does not govern: a
+// <script> tag with it would be refused, as it should be.
+let axeSource = null;
+export async function axeViolations(page, { include = 'body' } = {}) {
+	axeSource ??= (await import('node:fs')).readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+	if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+	const result = await page.evaluate((sel) => window.axe.run(sel, { resultTypes: ['violations'] }), include);
+	return result.violations
+		.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+		.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary}`) }));
 }

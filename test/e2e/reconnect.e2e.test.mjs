@@ -2,8 +2,13 @@
 // same --db while two pages are open. The pages show the outage, reconnect by
 // themselves, and a message typed during the outage is queued, resent with its
 // cid and shown exactly once in both pages, with no gap and no duplicate.
+// Then the harder case: a message sent on a live connection whose echo never
+// comes back, because chatd froze (SIGSTOP) with the frame unread and then
+// died (SIGKILL): the page must send it again after the restart, with the
+// same cid, and show it once.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -142,5 +147,89 @@ describe('chatd restart under open pages', () => {
 			}
 		}, 1000);
 		for (const p of [ivan, judy]) p.assertClean();
+	}
+});
+
+describe('chatd dies with a sent message unanswered', () => {
+	let tmp;
+	let port;
+	let server;
+	let browser;
+	const pages = [];
+
+	before(async () => {
+		tmp = tempDir();
+		port = await freePort();
+		server = await startChatd({ port, db: tmp.db });
+		browser = await launchBrowser();
+	});
+
+	after(async () => {
+		for (const p of pages) await p.close();
+		await browser?.close().catch(() => {});
+		try {
+			if (server) await server.stop();
+		} finally {
+			tmp?.remove();
+		}
+	});
+
+	test('a message sent while connected, its echo lost to a crash, is resent after the restart and shown once', async () => {
+		try {
+			await crashScenario();
+		} catch (err) {
+			throw withProblems(err, pages, server);
+		}
+	});
+
+	async function crashScenario() {
+		const room = 'crash';
+		const pat = await ChatPage.open(browser, server, { name: 'pat' });
+		pages.push(pat);
+		await pat.setNick('pat');
+		await pat.join(room);
+		await pat.say('before the crash');
+		await shownOnce(pat, 'before the crash', 'pat');
+
+		// chatd freezes: the page still believes it is connected and sends.
+		server.pause();
+		const text = 'sent just before chatd died';
+		await pat.say(text);
+		const socketsBefore = pat.sockets.length;
+		const sent = await eventually('pat: the message frame went out on the open WebSocket', () => {
+			const onLast = pat.sentFrames('message').at(-1);
+			return onLast.find((f) => f.text === text) ?? false;
+		});
+		assert.equal(await pat.state(), 'connected', 'sent on a connection the page held for open');
+		const pending = (await pat.messagesWithText(text))[0];
+		assert.equal(pending.pending, true, 'no echo: still pending');
+		assert.equal(pending.cid, sent.cid);
+
+		pat.allowWsFailures = true;
+		await server.crash();
+		server = null;
+		await eventually('pat: disconnected', async () => assert.equal(await pat.state(), 'disconnected'));
+		// The frame was never read, so it is not stored: only a resend can bring it.
+		const stored = execFileSync('sqlite3', [tmp.db, `SELECT count(*) FROM messages WHERE cid = '${sent.cid.replace(/'/g, "''")}'`],
+			{ encoding: 'utf8' }).trim();
+		assert.equal(stored, '0', 'the frozen chatd never stored the message');
+
+		server = await startChatd({ port, db: tmp.db });
+		await eventually('pat: reconnected', async () => assert.equal(await pat.state(), 'connected'),
+			{ timeout: Math.max(TIMEOUT, 20000) });
+		const m = await shownOnce(pat, text, 'pat');
+		assert.equal(m.cid, sent.cid, 'shown with the cid it was first sent with');
+		const resent = pat.sentFrames('message').slice(socketsBefore).flat().filter((f) => f.cid === sent.cid);
+		assert.equal(resent.length, 1, 'sent again once, on the new connection');
+		assert.equal(resent[0].text, text);
+		pat.allowWsFailures = false;
+
+		const hist = await serverHistory(server.wsUrl, room);
+		assert.equal(hist.filter((h) => h.cid === sent.cid).length, 1, 'stored once');
+		await consistently('the page matches the server history', async () => {
+			const got = (await pat.messages()).map((x) => ({ id: x.id, text: x.text, pending: x.pending }));
+			assert.deepEqual(got, hist.map((h) => ({ id: String(h.id), text: h.text, pending: false })));
+		}, 1000);
+		pat.assertClean();
 	}
 });

@@ -1,6 +1,8 @@
 // The client side of protocol v1: which rooms the user is in, what it has
 // seen and what it still has to send, kept consistent across reconnects.
 // It talks to a Connection and tells a view what changed; no DOM here.
+// What should outlive a reload (nick, rooms, last ids) it hands to
+// `remember`, and takes back from the constructor's `saved`.
 
 import { frames, JOIN_CID_PREFIX, newCid, NICK_RE, ROOM_RE } from './protocol.js';
 import { Room } from './store.js';
@@ -14,9 +16,10 @@ const NICK_RETRIES = 3;
 const RATE_RETRY_MS = 1000;
 
 export class ChatClient {
-	constructor(conn, view) {
+	constructor(conn, view, saved = null, remember = () => {}) {
 		this.conn = conn;
 		this.view = view;
+		this.remember = () => remember(this.snapshot());
 		this.rooms = new Map(); // the rooms the user wants to be in, in sidebar order
 		this.viewed = null;
 		this.nick = '';
@@ -32,6 +35,31 @@ export class ChatClient {
 		this.lastTyping = { room: null, at: 0 };
 		this.retryTimer = 0;
 		this.retryJoins = new Set(); // room names whose join was rate_limited
+		// A returning user: their rooms are joined with `since` on welcome,
+		// and the server's automatic lobby join counts as one more reconnect.
+		this.restored = saved !== null;
+		if (saved) this.restore(saved);
+	}
+
+	restore(saved) {
+		if (NICK_RE.test(saved.nick)) this.wantedNick = saved.nick;
+		for (const r of saved.rooms) {
+			if (!ROOM_RE.test(r.name) || this.rooms.has(r.name)) continue;
+			this.addRoom(r.name).restore(r.lastId, r.unread);
+		}
+		this.viewed = this.rooms.has(saved.viewed) ? saved.viewed : (this.rooms.keys().next().value ?? null);
+		const viewed = this.rooms.get(this.viewed);
+		if (viewed) viewed.unread = 0;
+	}
+
+	// What the page keeps across reloads: the nick only once the user chose
+	// it (a guest name is the server's to hand out).
+	snapshot() {
+		return {
+			nick: this.nickChosen ? this.nick : (this.wantedNick ?? ''),
+			rooms: [...this.rooms.values()].map((r) => ({ name: r.name, lastId: r.lastId, unread: r.unread })),
+			viewed: this.viewed,
+		};
 	}
 
 	send(frame) {
@@ -88,7 +116,7 @@ export class ChatClient {
 		// The server joined us to `auto` before reading anything: its first
 		// history has no `since`, so ours (answered after it) is the one to use.
 		if (room) room.skipHistories++;
-		else if (this.session === 1) this.acceptRoom = auto;
+		else if (this.session === 1 && !this.restored) this.acceptRoom = auto;
 		else this.send(frames.leave(auto)); // the user had left it
 	}
 
@@ -160,6 +188,7 @@ export class ChatClient {
 			room.unread += unread;
 			this.view.roomsChanged();
 		}
+		this.remember();
 		if (isJoin) {
 			if (!this.joinHistoryDone(room, msgs, f.more)) return;
 		} else {
@@ -206,12 +235,26 @@ export class ChatClient {
 		if (!room) return;
 		const m = this.merge(room, f);
 		room.typing.remove(String(f.nick));
-		if (m && !m.mine && this.viewed !== room.name) {
+		if (!m) return;
+		// A hidden tab counts what arrives in the viewed room too: the title
+		// badge tells the user there is something to come back for.
+		if (!m.mine && (this.viewed !== room.name || this.view.pageHidden())) {
 			room.unread++;
 			this.view.roomsChanged();
 		}
-		if (m && m.appended) this.view.entryAdded(room, m);
-		else if (m) this.view.timelineChanged(room);
+		if (m.appended) this.view.entryAdded(room, m);
+		else this.view.timelineChanged(room);
+		if (!m.mine) this.view.messageArrived(room, m, this.nick);
+		this.remember();
+	}
+
+	// The page is shown again: what arrived in the viewed room has been seen.
+	pageShown() {
+		const room = this.rooms.get(this.viewed);
+		if (!room || room.unread === 0) return;
+		room.unread = 0;
+		this.view.roomsChanged();
+		this.remember();
 	}
 
 	// Adds a server message and retires the pending line with its cid.
@@ -225,7 +268,12 @@ export class ChatClient {
 
 	onPresence(f) {
 		const room = this.rooms.get(f.room);
-		if (!room) return;
+		if (!room) {
+			// Our rename confirmed in a room the server put us in and we are
+			// leaving (the lobby after a reload): still ours.
+			if (f.event === 'nick' && f.old === this.nick && typeof f.nick === 'string') this.ownNickChanged(f.nick);
+			return;
+		}
 		const nick = String(f.nick ?? '');
 		let line;
 		if (f.event === 'join') {
@@ -327,6 +375,7 @@ export class ChatClient {
 		if (this.pendingNick && !this.pendingNick.optimistic) this.pendingNick = null;
 		this.view.nickChanged(nick);
 		for (const room of this.rooms.values()) this.view.membersChanged(room);
+		this.remember();
 	}
 
 	nickFailed(code, text) {
@@ -381,6 +430,7 @@ export class ChatClient {
 		this.send(frames.leave(name));
 		if (this.viewed === name) this.show(this.rooms.keys().next().value ?? null);
 		this.view.roomsChanged();
+		this.remember();
 	}
 
 	show(name) {
@@ -390,6 +440,7 @@ export class ChatClient {
 		if (room) room.unread = 0;
 		this.view.viewChanged(room ?? null);
 		this.view.roomsChanged();
+		this.remember();
 	}
 
 	// ---- user input ----

@@ -27,3 +27,30 @@ export function typingText(names) {
 	if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
 	return 'Several people are typing…';
 }
+
+// The local calendar day of a timestamp, as a key that compares equal
+// within one day ("2024-05-17"); '' for a missing time.
+export function dayKey(ts) {
+	const d = new Date(ts);
+	if (!ts || Number.isNaN(d.getTime())) return '';
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+// The text of a date separator: "Today", "Yesterday", else the date
+// ("Friday, May 17, 2024").
+export function dayLabel(ts, now = Date.now()) {
+	const key = dayKey(ts);
+	if (key === dayKey(now)) return 'Today';
+	const y = new Date(now);
+	y.setDate(y.getDate() - 1);
+	if (key === dayKey(y.getTime())) return 'Yesterday';
+	return new Date(ts).toLocaleDateString(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+}
+
+// Whether text names nick as a word of its own ("hi @alice", "alice:"),
+// case-insensitively as the server compares nicks.
+export function mentions(text, nick) {
+	if (!nick) return false;
+	const esc = nick.replace(/[.]/g, '\\.');
+	return new RegExp(`(^|[^A-Za-z0-9_.-])@?${esc}($|[^A-Za-z0-9_-])`, 'i').test(text);
+}

@@ -1,14 +1,19 @@
 // Renders one room's timeline into #messages. DOM nodes are cached per entry,
 // so a re-render after a history merge moves nodes instead of rebuilding them,
 // and the line the reader was looking at stays put when older ones are prepended.
+// A date separator goes before the first line of each day; tapping a line
+// shows its full timestamp (touch screens have no hover for the title).
 
-import { colorClass, fullDate, hhmm } from './format.js';
+import { colorClass, dayKey, dayLabel, fullDate, hhmm, mentions } from './format.js';
+import { richText } from './richtext.js';
 
 const NEAR_EDGE_PX = 48;
 
 export class MessageList {
-	constructor(ul, onNearTop) {
+	// ownNick(): the user's nick now, for highlighting mentions of it.
+	constructor(ul, onNearTop, ownNick = () => '') {
 		this.ul = ul;
+		this.ownNick = ownNick;
 		this.room = null;
 		this.nodes = new WeakMap(); // entry -> li
 		this.scrollMemo = new WeakMap(); // room -> scrollTop when left, if not at the bottom
@@ -16,6 +21,12 @@ export class MessageList {
 		ul.addEventListener('scroll', () => {
 			if (ul.scrollTop < NEAR_EDGE_PX) onNearTop();
 		}, { passive: true });
+		ul.addEventListener('click', (ev) => {
+			const li = ev.target.closest('li.message');
+			// A link opens; selecting text is not a tap.
+			if (!li || ev.target.closest('a') || String(ul.ownerDocument.getSelection?.() ?? '')) return;
+			li.classList.toggle('show-time');
+		});
 	}
 
 	atBottom() {
@@ -33,7 +44,7 @@ export class MessageList {
 			else this.scrollMemo.set(this.room, this.ul.scrollTop);
 		}
 		this.room = room;
-		this.ul.replaceChildren(...(room ? room.timeline().map((e) => this.node(e)) : []));
+		this.ul.replaceChildren(...(room ? this.nodesWithDays(room.timeline()) : []));
 		const memo = room && this.scrollMemo.get(room);
 		if (memo === undefined || memo === null) this.scrollToBottom();
 		else this.ul.scrollTop = memo;
@@ -50,13 +61,15 @@ export class MessageList {
 		let anchor = null;
 		if (!bottom) {
 			for (const li of ul.children) {
+				// Separators are rebuilt on every render: anchor on a line that stays.
+				if (li.classList.contains('day-separator')) continue;
 				if (li.offsetTop + li.offsetHeight > ul.scrollTop) {
 					anchor = { li, offset: li.offsetTop - ul.scrollTop };
 					break;
 				}
 			}
 		}
-		ul.replaceChildren(...room.timeline().map((e) => this.node(e)));
+		ul.replaceChildren(...this.nodesWithDays(room.timeline()));
 		if (bottom) this.scrollToBottom();
 		else if (anchor?.li.isConnected) ul.scrollTop = anchor.li.offsetTop - anchor.offset;
 		this.fillViewport();
@@ -69,6 +82,8 @@ export class MessageList {
 		const bottom = this.atBottom();
 		const li = this.node(entry);
 		const firstPending = entry.kind === 'pending' ? null : this.ul.querySelector(':scope > li.pending');
+		const prev = firstPending ? firstPending.previousElementSibling : this.ul.lastElementChild;
+		if (li.dataset.day && prev?.dataset.day !== li.dataset.day) this.ul.insertBefore(daySeparator(entry.ts), firstPending);
 		this.ul.insertBefore(li, firstPending);
 		if (bottom || entry.kind === 'pending' || entry.mine) this.scrollToBottom();
 	}
@@ -93,12 +108,38 @@ export class MessageList {
 	node(entry) {
 		let li = this.nodes.get(entry);
 		if (!li) {
-			li = entry.kind === 'system' ? systemNode(entry) : messageNode(entry);
+			li = entry.kind === 'system' ? systemNode(entry) : messageNode(entry, this.ownNick());
 			li.dataset.key = entry.key;
+			const day = dayKey(entry.ts);
+			if (day) li.dataset.day = day;
 			this.nodes.set(entry, li);
 		}
 		return li;
 	}
+
+	nodesWithDays(entries) {
+		const out = [];
+		let day = '';
+		for (const e of entries) {
+			const li = this.node(e);
+			if (li.dataset.day && li.dataset.day !== day) {
+				day = li.dataset.day;
+				out.push(daySeparator(e.ts));
+			}
+			out.push(li);
+		}
+		return out;
+	}
+}
+
+// A list item like the lines around it (a <ul> holds only <li>), with the
+// day as a heading-like label a screen reader reads in passing.
+function daySeparator(ts) {
+	const li = el('li', 'day-separator');
+	li.dataset.day = dayKey(ts);
+	const label = el('span', 'day-label', dayLabel(ts));
+	li.append(label);
+	return li;
 }
 
 function el(tag, className, text) {
@@ -117,13 +158,14 @@ function systemNode(s) {
 
 // Message and pending lines share one shape, so a pending line is replaced
 // by the real one without the layout jumping.
-function messageNode(m) {
+function messageNode(m, ownNick) {
 	const li = el('li', 'message');
 	const color = colorClass(m.nick);
 	if (m.kind === 'message') li.dataset.id = String(m.id);
 	else li.classList.add('pending');
 	if (m.cid) li.dataset.cid = m.cid;
 	if (m.mine || m.kind === 'pending') li.classList.add('own');
+	else if (mentions(m.text, ownNick)) li.classList.add('mention');
 	li.dataset.nick = m.nick;
 
 	const avatar = el('span', `avatar ${color}`, (m.nick[0] ?? '?').toUpperCase());
@@ -133,13 +175,15 @@ function messageNode(m) {
 	const time = el('time', 'time', hhmm(m.ts));
 	if (m.ts) time.dateTime = new Date(m.ts).toISOString();
 	time.title = fullDate(m.ts);
-	meta.append(time);
+	meta.append(time, el('span', 'full-time', fullDate(m.ts)));
 	if (m.kind === 'pending') {
 		if (m.failed) li.classList.add('failed');
 		meta.append(el('span', 'status', m.failed ? `not sent: ${m.failed}` : 'sending…'));
 	}
 	const body = el('div', 'body');
-	body.append(meta, el('div', 'text', m.text));
+	const text = el('div', 'text');
+	text.append(richText(document, m.text));
+	body.append(meta, text);
 	li.append(avatar, body);
 	return li;
 }

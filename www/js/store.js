@@ -18,7 +18,17 @@ export class Room {
 		this.typing = new TypingSet(() => onTypingChange(this));
 		this.synced = false; // a join history was merged once: lastId is a valid `since`
 		this.hasOlder = false; // the server said older messages exist
+		this.seenId = 0; // last id seen before a reload: stands in for lastId until messages arrive
 		this.resetConnection();
+	}
+
+	// A room remembered from an earlier visit: rejoin with since = lastId
+	// (exactly what was missed) and page back for what was seen before.
+	restore(lastId, unread) {
+		this.seenId = lastId;
+		this.synced = lastId > 0;
+		this.hasOlder = lastId > 0;
+		this.unread = unread;
 	}
 
 	// Everything that only holds for one WebSocket connection.
@@ -33,11 +43,13 @@ export class Room {
 	}
 
 	get lastId() {
-		return this.messages.length ? this.messages[this.messages.length - 1].id : 0;
+		return this.messages.length ? this.messages[this.messages.length - 1].id : this.seenId;
 	}
 
+	// The `before` of the next page of older history.
 	get oldestId() {
-		return this.messages.length ? this.messages[0].id : 0;
+		if (this.messages.length) return this.messages[0].id;
+		return this.seenId ? this.seenId + 1 : 0;
 	}
 
 	canLoadOlder() {

@@ -3,11 +3,13 @@
 // ChatClient reports to, and it turns user input into ChatClient calls.
 // User text only ever goes through textContent.
 
-import { typingText } from './format.js';
+import { Announcer } from './announcer.js';
+import { mentions, typingText } from './format.js';
 import { MessageList } from './messages.js';
 
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 3;
+const MAX_INPUT_ROWS = 8;
 
 const STATUS_TEXT = {
 	connecting: 'Connecting…',
@@ -28,17 +30,26 @@ export class Ui {
 			loadOlder: $('load-older'), messages: $('messages'), typing: $('typing'), notices: $('notices'),
 			messageForm: $('message-form'), messageInput: $('message-input'),
 			sidebarToggle: $('sidebar-toggle'), backdrop: $('sidebar-backdrop'),
+			notify: $('notify-button'), forget: $('forget-button'), announcer: $('announcer'),
 		};
 		this.client = null;
 		this.current = null;
 		this.roomNodes = new Map();
 		this.countdown = 0;
-		this.list = new MessageList(this.e.messages, () => this.client?.loadOlder());
+		this.list = new MessageList(this.e.messages, () => this.client?.loadOlder(), () => this.client?.nick ?? '');
+		this.announcer = new Announcer(this.e.announcer);
+		this.notifier = null;
 	}
 
-	// actions: { retryNow } for what belongs to the connection, not the client.
+	pageHidden() {
+		return this.doc.visibilityState === 'hidden';
+	}
+
+	// actions: { retryNow, notifier, notifyChanged, forget } for what
+	// belongs to the page and the connection, not the client.
 	attach(client, actions) {
 		this.client = client;
+		this.notifier = actions.notifier;
 		const e = this.e;
 		const onSubmit = (form, fn) => form.addEventListener('submit', (ev) => {
 			ev.preventDefault();
@@ -54,9 +65,25 @@ export class Ui {
 		});
 		onSubmit(e.messageForm, () => {
 			if (client.say(e.messageInput.value)) e.messageInput.value = '';
+			this.fitInput();
 			e.messageInput.focus();
 		});
-		e.messageInput.addEventListener('input', () => client.typed(e.messageInput.value));
+		// Enter sends, Shift+Enter is a new line; Enter that confirms an IME
+		// composition (Japanese, Chinese...) is the composition's.
+		e.messageInput.addEventListener('keydown', (ev) => {
+			if (ev.key !== 'Enter' || ev.shiftKey || ev.isComposing || ev.keyCode === 229) return;
+			ev.preventDefault();
+			e.messageForm.requestSubmit();
+		});
+		e.messageInput.addEventListener('input', () => {
+			this.fitInput();
+			client.typed(e.messageInput.value);
+		});
+		this.setupNotify(actions);
+		e.forget.addEventListener('click', () => actions.forget());
+		this.doc.addEventListener('visibilitychange', () => {
+			if (!this.pageHidden()) client.pageShown();
+		});
 		e.leave.addEventListener('click', () => client.leave());
 		e.loadOlder.addEventListener('click', () => client.loadOlder());
 		e.reconnect.addEventListener('click', () => actions.retryNow());
@@ -65,6 +92,41 @@ export class Ui {
 		this.doc.addEventListener('keydown', (ev) => {
 			if (ev.key === 'Escape') this.closeSidebar();
 		});
+	}
+
+	// The box grows with its lines (rows, not a style: the CSP forbids
+	// inline styles), up to a few, then scrolls.
+	fitInput() {
+		const lines = this.e.messageInput.value.split('\n').length;
+		this.e.messageInput.rows = Math.min(MAX_INPUT_ROWS, Math.max(1, lines));
+	}
+
+	setupNotify(actions) {
+		const b = this.e.notify;
+		const n = actions.notifier;
+		b.hidden = !n?.supported;
+		if (b.hidden) return;
+		const paint = () => {
+			b.setAttribute('aria-pressed', String(n.enabled));
+			b.textContent = n.enabled ? 'Notifications on' : 'Notify me when away';
+		};
+		paint();
+		b.addEventListener('click', async () => {
+			if (n.enabled) n.disable();
+			else if (!(await n.enable())) this.notice('The browser does not allow notifications for this page.', 'info');
+			paint();
+			actions.notifyChanged();
+		});
+	}
+
+	// A live message from someone else (not history, not a replay).
+	messageArrived(room, m, nick) {
+		const mention = mentions(m.text, nick);
+		if (this.pageHidden()) {
+			this.notifier?.notify(room.name, m.nick, m.text, mention);
+			return;
+		}
+		if (room === this.current || mention) this.announcer.message(room.name, m.nick, m.text);
 	}
 
 	// ---- connection status ----
