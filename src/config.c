@@ -109,7 +109,7 @@ static const struct option_spec options[] = {
 	  0, 0, "this instance's name in a cluster (default: host name and "
 	  "pid)" },
 	{ "--socketio", "CHAT_SOCKETIO", OPT_ONOFF, FIELD(socketio), 0, 0,
-	  "on|off: socket.io clients (Engine.IO 4 over WebSocket) at "
+	  "on|off: socket.io clients (Engine.IO 4, polling and WebSocket) at "
 	  "/socket.io/ (default on)" },
 };
 
