@@ -521,7 +521,9 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 		return respond_error(req, e);
 	if (!p)
 		return handshake(wsi, req, polls);
-	chat_seen(&p->s);
+	/* Not chat_seen here: a request is no answer to a ping, its packets
+	 * are (socketio_receive), or a client that polls and never pongs
+	 * would be kept for good. */
 	return get ? start_poll(wsi, req, p) : start_post(wsi, req, p);
 }
 
