@@ -323,6 +323,8 @@ answer_poll(struct eio_poll_req *req)
 		poll_free(p);
 		return rc;
 	}
+	if (p->ending)
+		return 1; /* its end (end_now) answers it: frames and close */
 	body = take_frames(p, &len);
 	if (!body && !p->probed)
 		return 1; /* nothing to say yet */
