@@ -436,6 +436,8 @@ eio_poll_body(struct lws *wsi, struct eio_poll_req *req, const void *in,
 	(void)wsi;
 	if (!req->p || req->too_big)
 		return 0; /* read on to the end, then answered */
+	if (!len)
+		return 0; /* an empty body's call: no memcpy from NULL */
 	max = req->p->s.chat->cfg->max_message_bytes;
 	if (req->len + len > max) {
 		req->too_big = true;
