@@ -328,6 +328,8 @@ answer_poll(struct eio_poll_req *req)
 		poll_free(p);
 		return rc;
 	}
+	if (p->ending)
+		return 1; /* its end (end_now) answers it: frames and close */
 	body = take_frames(p, &len);
 	if (!body && !p->probed)
 		return 1; /* nothing to say yet */
@@ -439,6 +441,8 @@ eio_poll_body(struct lws *wsi, struct eio_poll_req *req, const void *in,
 	(void)wsi;
 	if (!req->p || req->too_big)
 		return 0; /* read on to the end, then answered */
+	if (!len)
+		return 0; /* an empty body's call: no memcpy from NULL */
 	max = req->p->s.chat->cfg->max_message_bytes;
 	if (req->len + len > max) {
 		req->too_big = true;
@@ -533,7 +537,9 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 			       16);
 	if (!p)
 		return handshake(wsi, req, polls);
-	chat_seen(&p->s);
+	/* Not chat_seen here: a request is no answer to a ping, its packets
+	 * are (socketio_receive), or a client that polls and never pongs
+	 * would be kept for good. */
 	return get ? start_poll(wsi, req, p) : start_post(wsi, req, p);
 }
 

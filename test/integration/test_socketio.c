@@ -11,6 +11,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include "chat_test.h"
+#include "sio_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,6 @@
 
 #include "net_util.h"
 
-#define SIO_PATH "/socket.io/?EIO=4&transport=websocket"
-#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define SMALL_MAX 1024
 
 static int
@@ -64,239 +63,6 @@ teardown(void **state)
 	return chat_fixture_teardown(state);
 }
 
-#define FAIL_AT(file, line, ...)                                              \
-	do {                                                                  \
-		print_error("%s:%d: ", (file), (line));                       \
-		print_error(__VA_ARGS__);                                     \
-		print_error("\n");                                            \
-		_fail((file), (line));                                        \
-	} while (0)
-
-/* ---- a socket.io client, by hand ------------------------------------- */
-
-/* The next text message, as a malloc'd string (caller frees). */
-#define sio_recv(c) sio_recv_at(__FILE__, __LINE__, (c), CHAT_TIMEOUT_MS)
-static char *
-sio_recv_at(const char *file, int line, struct ws_client *c, int ms)
-{
-	struct ws_msg m;
-	int r = ws_recv_msg(c, &m, ms);
-	char *s;
-
-	if (r != WS_OK)
-		FAIL_AT(file, line, "no message: %s (close %d '%s')",
-			r == WS_TIMEOUT ? "timeout" : "closed or error",
-			ws_close_code(c), ws_close_reason(c));
-	if (m.opcode != WS_OP_TEXT)
-		FAIL_AT(file, line, "a binary message from the server");
-	s = m.data; /* NUL-terminated, ours now */
-	return s;
-}
-
-/* The next message must be exactly want. */
-#define sio_expect(c, want) sio_expect_at(__FILE__, __LINE__, (c), (want))
-static void
-sio_expect_at(const char *file, int line, struct ws_client *c,
-	      const char *want)
-{
-	char *got = sio_recv_at(file, line, c, CHAT_TIMEOUT_MS);
-
-	if (strcmp(got, want))
-		FAIL_AT(file, line, "expected '%s', got '%s'", want, got);
-	free(got);
-}
-
-/* Nothing arrives for ms, and the connection stays open. */
-#define sio_quiet(c, ms) sio_quiet_at(__FILE__, __LINE__, (c), (ms))
-static void
-sio_quiet_at(const char *file, int line, struct ws_client *c, int ms)
-{
-	struct ws_msg m;
-	int r = ws_recv_msg(c, &m, ms);
-
-	if (r == WS_OK)
-		FAIL_AT(file, line, "expected nothing, got '%s'", m.data);
-	if (r != WS_TIMEOUT)
-		FAIL_AT(file, line, "closed (%d '%s') while it should stay open",
-			ws_close_code(c), ws_close_reason(c));
-}
-
-static void
-sio_send(struct ws_client *c, const char *packet)
-{
-	assert_int_equal(ws_send_text(c, packet), 0);
-}
-
-static bool
-has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
-/* The next message must start with prefix. */
-#define sio_expect_prefix(c, prefix)                                          \
-	sio_expect_prefix_at(__FILE__, __LINE__, (c), (prefix))
-static void
-sio_expect_prefix_at(const char *file, int line, struct ws_client *c,
-		     const char *prefix)
-{
-	char *got = sio_recv_at(file, line, c, CHAT_TIMEOUT_MS);
-
-	if (!has_prefix(got, prefix))
-		FAIL_AT(file, line, "expected '%s...', got '%s'", prefix, got);
-	free(got);
-}
-
-/* The WebSocket handshake and the open packet, parsed (caller decrefs;
- * NULL: not wanted). */
-#define sio_open(port, open_out) sio_open_at(__FILE__, __LINE__, (port), (open_out))
-static struct ws_client *
-sio_open_at(const char *file, int line, int port, json_t **open_out)
-{
-	struct ws_connect_opts o = { .path = SIO_PATH, .subprotocol = "" };
-	struct ws_client *c = ws_connect_opts(port, &o);
-	json_t *open;
-	char *p;
-
-	if (!c)
-		FAIL_AT(file, line, "socket.io handshake failed");
-	p = sio_recv_at(file, line, c, CHAT_TIMEOUT_MS);
-	if (p[0] != '0')
-		FAIL_AT(file, line, "first packet is not open: '%s'", p);
-	open = json_loads(p + 1, 0, NULL);
-	if (!json_is_object(open))
-		FAIL_AT(file, line, "open packet without an object: '%s'", p);
-	free(p);
-	if (open_out)
-		*open_out = open;
-	else
-		json_decref(open);
-	return c;
-}
-
-/* The sid's form: 20 characters of base64url. */
-static bool
-sid_is_valid(const char *sid)
-{
-	return sid && strlen(sid) == 20 &&
-	       strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			   "0123456789-_") == 20;
-}
-
-/* Open, then CONNECT to "/": the answer is 40{"sid":...}. With a short
- * --ping-interval a ping may come first: it is answered. */
-#define sio_connect(port) sio_connect_at(__FILE__, __LINE__, (port))
-static struct ws_client *
-sio_connect_at(const char *file, int line, int port)
-{
-	struct ws_client *c = sio_open_at(file, line, port, NULL);
-	char *p;
-	json_t *j;
-
-	sio_send(c, "40");
-	while (!strcmp(p = sio_recv_at(file, line, c, CHAT_TIMEOUT_MS), "2")) {
-		sio_send(c, "3");
-		free(p);
-	}
-	if (strncmp(p, "40{", 3))
-		FAIL_AT(file, line, "CONNECT answered '%s'", p);
-	j = json_loads(p + 2, 0, NULL);
-	if (!sid_is_valid(jstr_opt(j, "sid")) || json_object_size(j) != 1)
-		FAIL_AT(file, line, "CONNECT answered '%s'", p);
-	json_decref(j);
-	free(p);
-	return c;
-}
-
-/* The server's close frame must come with code (and reason, when given,
- * as a substring), then the end of the connection. */
-#define sio_expect_close(c, code, reason)                                     \
-	sio_expect_close_at(__FILE__, __LINE__, (c), (code), (reason))
-static void
-sio_expect_close_at(const char *file, int line, struct ws_client *c,
-		    int code, const char *reason)
-{
-	size_t dropped = 0;
-	int got = ws_recv_close_code(c, CHAT_TIMEOUT_MS, &dropped);
-
-	if (got != code)
-		FAIL_AT(file, line, "expected close %d, got %d '%s' (%zu "
-			"messages before)",
-			code, got, ws_close_reason(c), dropped);
-	if (reason && !strstr(ws_close_reason(c), reason))
-		FAIL_AT(file, line, "close %d reason '%s' does not say '%s'",
-			code, ws_close_reason(c), reason);
-	if (dropped)
-		FAIL_AT(file, line, "%zu messages before the close", dropped);
-	if (!ws_wait_eof(c, CHAT_TIMEOUT_MS))
-		FAIL_AT(file, line, "connection still open after close");
-}
-
-/* A v1 client sees a socket.io client enter the lobby: its nick. */
-static void
-presence_join(struct ws_client *n, char *nick)
-{
-	json_t *p = ws_expect_type(n, "presence", CHAT_TIMEOUT_MS, WS_STRICT);
-
-	assert_string_equal(jstr(p, "event"), "join");
-	assert_string_equal(jstr(p, "room"), "lobby");
-	snprintf(nick, CHAT_NICK_MAX + 1, "%s", jstr(p, "nick"));
-	json_decref(p);
-}
-
-/* The chat message event for text, as a socket.io client must get it:
- * an array of the event's name and the text, whatever the text holds. */
-#define sio_expect_chat(c, text) sio_expect_chat_at(__FILE__, __LINE__, (c), (text))
-static void
-sio_expect_chat_at(const char *file, int line, struct ws_client *c,
-		   const char *text)
-{
-	char *p = sio_recv_at(file, line, c, CHAT_TIMEOUT_MS);
-	json_t *a = strncmp(p, "42[", 3) ? NULL : json_loads(p + 2, 0, NULL);
-
-	if (!json_is_array(a) || json_array_size(a) != 2 ||
-	    !json_is_string(json_array_get(a, 0)) ||
-	    strcmp(json_string_value(json_array_get(a, 0)), "chat message") ||
-	    !json_is_string(json_array_get(a, 1)) ||
-	    strcmp(json_string_value(json_array_get(a, 1)), text))
-		FAIL_AT(file, line, "expected the chat message '%s', got '%s'",
-			text, p);
-	json_decref(a);
-	free(p);
-}
-
-/* An upgrade by hand, for the refusals: the whole response. */
-static int
-raw_upgrade(int port, const char *path, const char *extra,
-	    struct http_response *r)
-{
-	char req[4096];
-
-	snprintf(req, sizeof(req),
-		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-		 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		 "Sec-WebSocket-Key: " KEY "\r\n"
-		 "Sec-WebSocket-Version: 13\r\n%s\r\n",
-		 path, port, extra ? extra : "");
-	return http_pipeline(port, req, strlen(req), 1, NULL, CHAT_TIMEOUT_MS,
-			     r);
-}
-
-/* 400, application/json, and Engine.IO's error body with code. */
-static void
-expect_engineio_error(struct http_response *r, int code, const char *message)
-{
-	char type[64], want[128];
-
-	assert_int_equal(r->status, 400);
-	assert_true(http_header(r, "Content-Type", type, sizeof(type)));
-	assert_string_equal(type, "application/json");
-	snprintf(want, sizeof(want), "{\"code\":%d,\"message\":\"%s\"}", code,
-		 message);
-	assert_string_equal(r->body, want);
-	http_response_fini(r);
-}
-
 /* ---- the handshake ---------------------------------------------------- */
 
 CHAT_TEST(test_socketio_open_packet_fields)
@@ -306,7 +72,7 @@ CHAT_TEST(test_socketio_open_packet_fields)
 	struct ws_client *c2 = sio_open(port, &open2);
 
 	assert_int_equal(json_object_size(open), 5);
-	assert_true(sid_is_valid(jstr(open, "sid")));
+	assert_true(sio_sid_is_valid(jstr(open, "sid")));
 	assert_true(json_is_array(json_object_get(open, "upgrades")));
 	assert_int_equal(json_array_size(json_object_get(open, "upgrades")), 0);
 	/* The default --ping-interval, 30 s, is both of Engine.IO's. */
@@ -346,8 +112,8 @@ CHAT_TEST(test_socketio_handshake_errors_are_engineio_400s)
 	struct http_response r;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(raw_upgrade(port, cases[i].path, NULL, &r), 0);
-		expect_engineio_error(&r, cases[i].code, cases[i].message);
+		assert_int_equal(sio_raw_upgrade(port, cases[i].path, NULL, &r), 0);
+		sio_expect_engineio_error(&r, cases[i].code, cases[i].message);
 	}
 	/* A long token before EIO does not hide it. */
 	{
@@ -355,17 +121,17 @@ CHAT_TEST(test_socketio_handshake_errors_are_engineio_400s)
 
 		snprintf(path, sizeof(path), "/socket.io/?token=%01800d&EIO=3"
 			 "&transport=websocket", 0);
-		assert_int_equal(raw_upgrade(port, path, NULL, &r), 0);
-		expect_engineio_error(&r, 5, "Unsupported protocol version");
+		assert_int_equal(sio_raw_upgrade(port, path, NULL, &r), 0);
+		sio_expect_engineio_error(&r, 5, "Unsupported protocol version");
 	}
 	/* Plain HTTP is the polling transport's (test_eio_polling.c), and
 	 * the websocket one needs the upgrade. */
 	assert_int_equal(http_get(port, "/socket.io/?EIO=4&transport=websocket",
 				  CHAT_TIMEOUT_MS, &r),
 			 0);
-	expect_engineio_error(&r, 3, "Bad request");
+	sio_expect_engineio_error(&r, 3, "Bad request");
 	/* Other paths under it are not Engine.IO's. */
-	assert_int_equal(raw_upgrade(port, "/socket.io?EIO=4&transport=websocket",
+	assert_int_equal(sio_raw_upgrade(port, "/socket.io?EIO=4&transport=websocket",
 				     NULL, &r),
 			 0);
 	assert_int_equal(r.status, 404);
@@ -374,7 +140,7 @@ CHAT_TEST(test_socketio_handshake_errors_are_engineio_400s)
 	assert_int_equal(r.status, 404);
 	http_response_fini(&r);
 	/* The WebSocket checks still apply. */
-	assert_int_equal(raw_upgrade(port, SIO_PATH,
+	assert_int_equal(sio_raw_upgrade(port, SIO_PATH,
 				     "Sec-WebSocket-Protocol: http\r\n", &r),
 			 0);
 	assert_int_equal(r.status, 400);
@@ -390,7 +156,7 @@ CHAT_TEST(test_socketio_origin_is_checked)
 				     .headers = own };
 	struct ws_client *c;
 
-	assert_int_equal(raw_upgrade(port, SIO_PATH,
+	assert_int_equal(sio_raw_upgrade(port, SIO_PATH,
 				     "Origin: http://evil.example\r\n", &r),
 			 0);
 	assert_int_equal(r.status, 403);
@@ -408,10 +174,10 @@ CHAT_TEST(test_socketio_connection_limit_applies)
 	struct ws_client *c = sio_connect(port);
 	struct http_response r;
 
-	assert_int_equal(raw_upgrade(port, SIO_PATH, NULL, &r), 0);
+	assert_int_equal(sio_raw_upgrade(port, SIO_PATH, NULL, &r), 0);
 	assert_int_equal(r.status, 503);
 	http_response_fini(&r);
-	assert_int_equal(raw_upgrade(port, "/chat", NULL, &r), 0);
+	assert_int_equal(sio_raw_upgrade(port, "/chat", NULL, &r), 0);
 	assert_int_equal(r.status, 503);
 	http_response_fini(&r);
 	ws_close(c);
@@ -422,7 +188,7 @@ CHAT_TEST(test_socketio_off_is_404)
 	struct http_response r;
 	struct ws_client *n;
 
-	assert_int_equal(raw_upgrade(port, SIO_PATH, NULL, &r), 0);
+	assert_int_equal(sio_raw_upgrade(port, SIO_PATH, NULL, &r), 0);
 	assert_int_equal(r.status, 404);
 	http_response_fini(&r);
 	assert_int_equal(http_get(port, "/socket.io/?EIO=4&transport=polling",
@@ -464,9 +230,9 @@ CHAT_TEST(test_socketio_chat_message_reaches_everyone)
 	char a_nick[CHAT_NICK_MAX + 1], b_nick[CHAT_NICK_MAX + 1];
 	json_t *m, *h;
 
-	presence_join(n, a_nick);
+	sio_presence_join(n, a_nick);
 	b = sio_connect(port);
-	presence_join(n, b_nick);
+	sio_presence_join(n, b_nick);
 	assert_string_not_equal(a_nick, b_nick);
 	assert_true(!strncmp(a_nick, "guest-", 6));
 
@@ -615,7 +381,7 @@ CHAT_TEST(test_socketio_requests_are_rate_limited)
 			ok1 = true;
 		else if (!strcmp(p, "432[{\"status\":\"ok\"}]"))
 			ok2 = true;
-		else if (has_prefix(p, "433[{\"status\":\"error\",\"code\":"
+		else if (sio_has_prefix(p, "433[{\"status\":\"error\",\"code\":"
 				       "\"rate_limited\""))
 			limited = true;
 		else if (!strcmp(p, chats ? "42[\"chat message\",\"two\"]"
@@ -676,11 +442,11 @@ CHAT_TEST(test_socketio_malformed_packets_close_and_reach_nobody)
 	struct ws_client *b = sio_connect(port);
 	char nick[CHAT_NICK_MAX + 1];
 
-	presence_join(n, nick);
+	sio_presence_join(n, nick);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ws_client *c = sio_connect(port);
 
-		presence_join(n, nick);
+		sio_presence_join(n, nick);
 		ws_send_text(c, cases[i].packet);
 		ws_send_text(c, "42[\"chat message\",\"after\"]");
 		print_message("packet '%s'\n", cases[i].packet);
@@ -711,7 +477,7 @@ CHAT_TEST(test_socketio_binary_is_refused)
 	struct ws_client *c = sio_connect(port);
 	char nick[CHAT_NICK_MAX + 1];
 
-	presence_join(n, nick);
+	sio_presence_join(n, nick);
 	/* A binary frame, like any v1 client's: 1003. */
 	ws_send_binary(c, "\x01\x02", 2);
 	sio_expect_close(c, 1003, NULL);
@@ -719,7 +485,7 @@ CHAT_TEST(test_socketio_binary_is_refused)
 	json_decref(ws_expect_type(n, "presence", CHAT_TIMEOUT_MS, WS_STRICT));
 	/* Binary attachments: a Socket.IO disconnect, then 1003. */
 	c = sio_connect(port);
-	presence_join(n, nick);
+	sio_presence_join(n, nick);
 	ws_send_text(c, "451-[\"chat message\",{\"_placeholder\":true,"
 			"\"num\":0}]");
 	ws_send_binary(c, "\x01\x02", 2);
@@ -769,7 +535,7 @@ CHAT_TEST(test_socketio_client_close_and_disconnect)
 	char nick[CHAT_NICK_MAX + 1];
 	json_t *p;
 
-	presence_join(n, nick);
+	sio_presence_join(n, nick);
 	sio_send(c, "41");
 	sio_expect_close(c, 1000, "socket.io disconnect");
 	ws_free(c);
@@ -778,7 +544,7 @@ CHAT_TEST(test_socketio_client_close_and_disconnect)
 	assert_string_equal(jstr(p, "nick"), nick);
 	json_decref(p);
 	c = sio_connect(port);
-	presence_join(n, nick);
+	sio_presence_join(n, nick);
 	sio_send(c, "1");
 	sio_expect_close(c, 1000, "engine.io close");
 	ws_free(c);
@@ -840,7 +606,7 @@ CHAT_TEST(test_socketio_pings_are_answered_and_keep_it_open)
 			sio_send(c, "42[\"chat message\",\"busy\"]");
 		} else if (!strcmp(m.data, "42[\"chat message\",\"busy\"]")) {
 			chats++;
-		} else if (!has_prefix(m.data, "40{")) {
+		} else if (!sio_has_prefix(m.data, "40{")) {
 			fail_msg("unexpected '%s'", m.data);
 		}
 		ws_msg_fini(&m);
