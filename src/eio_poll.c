@@ -24,8 +24,15 @@
 /* A probe that has not upgraded in this long is dropped (the reference
  * server's upgradeTimeout); polling goes on. */
 #define PROBE_TIMEOUT_SECS 10
-/* One poll answers with at most this much; the rest waits for the next. */
-#define POLL_PAYLOAD_MAX (256 * 1024)
+/* One poll answers with at most this much; the rest waits for the next.
+ * What the socket does not take lws holds outside the send queue's bound,
+ * so the answer is kept small and must go out within ANSWER_TIMEOUT_SECS. */
+#define POLL_PAYLOAD_MAX (64 * 1024)
+#define ANSWER_TIMEOUT_SECS 20
+/* A POST's body must come whole within this long (lws re-arms its own
+ * timeout at every piece, so a trickle would hold a header table for
+ * good). */
+#define POST_DEADLINE_MS 10000
 #define HEAD_ROOM 2048 /* ours plus the security headers lws adds */
 
 #define TYPE_PACKETS "text/plain; charset=UTF-8"
@@ -113,6 +120,7 @@ respond(struct eio_poll_req *req, unsigned code, const char *type,
 	const char *body, size_t len)
 {
 	struct lws *wsi = req->wsi;
+	bool head = req->head;
 	size_t size = LWS_PRE + HEAD_ROOM + len;
 	unsigned char *buf = malloc(size), *start, *p, *end;
 	int n = -1;
@@ -120,6 +128,9 @@ respond(struct eio_poll_req *req, unsigned code, const char *type,
 	eio_poll_req_reset(req);
 	if (!buf)
 		return -1;
+	/* A client that does not read its answer is dropped: lws replaces
+	 * this with its keep-alive timeout once the answer is out. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, ANSWER_TIMEOUT_SECS);
 	start = p = &buf[LWS_PRE];
 	end = &buf[size - 1];
 	if (!lws_add_http_common_headers(wsi, code, type, len, &p, end) &&
@@ -128,8 +139,10 @@ respond(struct eio_poll_req *req, unsigned code, const char *type,
 					  &p, end) &&
 	    !lws_finalize_http_header(wsi, &p, end) &&
 	    (size_t)(end - p) >= len) {
-		memcpy(p, body, len);
-		p += len;
+		if (!head) { /* HEAD: the headers a GET would get, alone */
+			memcpy(p, body, len);
+			p += len;
+		}
 		n = lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
 			      LWS_WRITE_HTTP_FINAL);
 	}
@@ -323,9 +336,19 @@ answer_poll(struct eio_poll_req *req)
 	if (!p) /* the session moved to its WebSocket */
 		return respond(req, 200, TYPE_PACKETS, "6", 1);
 	if (p->ended) {
-		rc = respond(req, 200, TYPE_PACKETS, p->bye ? p->bye : "1",
-			     p->bye ? p->bye_len : 1);
+		/* Freed before the answer: completing the transaction can
+		 * serve another connection's request at once, one more poll
+		 * of this very sid among them. */
+		char *bye = p->bye;
+		size_t bye_len = p->bye_len;
+
+		req->p = NULL;
+		p->get = NULL;
+		p->bye = NULL;
 		poll_free(p);
+		rc = respond(req, 200, TYPE_PACKETS, bye ? bye : "1",
+			     bye ? bye_len : 1);
+		free(bye);
 		return rc;
 	}
 	if (p->ending)
@@ -420,15 +443,28 @@ handshake(struct lws *wsi, struct eio_poll_req *req, struct eio_polls *polls)
 static int
 start_post(struct lws *wsi, struct eio_poll_req *req, struct eio_poll *p)
 {
+	char cl[24];
+
+	(void)wsi;
 	if (p->post) {
 		/* "data request overlap from client" */
 		session_close(&p->s, CHAT_CLOSE_PROTOCOL_ERROR,
 			      "engine.io: overlapping posts");
 		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	}
+	/* Announced over maxPayload: answered now, not read (the reference
+	 * server's 413); the session ends as for a body found too big. */
+	if (lws_hdr_copy(req->wsi, cl, sizeof(cl),
+			 WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+	    strtoull(cl, NULL, 10) > p->s.chat->cfg->max_message_bytes) {
+		session_close(&p->s, CHAT_CLOSE_TOO_BIG, "message too big");
+		return respond(req, 413, "text/plain", "payload too large\n",
+			       18);
+	}
 	p->post = req;
 	req->p = p;
 	req->post = true;
+	req->started_ms = chat_now_ms();
 	return 0; /* the body follows */
 }
 
@@ -439,8 +475,10 @@ eio_poll_body(struct lws *wsi, struct eio_poll_req *req, const void *in,
 	size_t max;
 
 	(void)wsi;
-	if (!req->p || req->too_big)
+	if (!req->post || !req->p || req->too_big || !len)
 		return 0; /* read on to the end, then answered */
+	if (chat_now_ms() - req->started_ms > POST_DEADLINE_MS)
+		return -1; /* a trickle: hang up */
 	if (!len)
 		return 0; /* an empty body's call: no memcpy from NULL */
 	max = req->p->s.chat->cfg->max_message_bytes;
@@ -474,6 +512,8 @@ eio_poll_body_done(struct lws *wsi, struct eio_poll_req *req)
 	const char *pkt;
 	size_t at = 0, n;
 
+	if (!req->post) /* a poll with a body: answered (400) already */
+		return 0;
 	if (!p)
 		return respond_error(req, req->noop ? ENGINEIO_BAD_REQUEST
 						    : ENGINEIO_UNKNOWN_SID);
@@ -505,10 +545,18 @@ eio_poll_http(struct lws *wsi, struct eio_poll_req *req)
 	enum engineio_error e;
 	bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
 	bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	char cl[24];
 
 	eio_poll_req_reset(req);
 	req->active = true;
 	req->wsi = wsi;
+	req->head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+	/* A poll has no body: lws would read one all the same, and a body
+	 * is a POST's. */
+	if (get && lws_hdr_copy(wsi, cl, sizeof(cl),
+				WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+	    strtoull(cl, NULL, 10) > 0)
+		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	if (!polls)
 		return respond_error(req, ENGINEIO_BAD_REQUEST);
 	upgrade_engineio_query(wsi, &q);
@@ -548,6 +596,11 @@ eio_poll_req_reset(struct eio_poll_req *req)
 {
 	struct eio_poll *p = req->p;
 
+	/* An ended session's last poll gone unanswered (its connection
+	 * closed): the next one has the grace to come. */
+	if (p && p->get == req && p->ended)
+		lws_sul_schedule(p->polls->context, 0, &p->timer, bye_expired,
+				 (lws_usec_t)BYE_GRACE_SECS * LWS_US_PER_SEC);
 	if (p && p->get == req)
 		p->get = NULL;
 	if (p && p->post == req)

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libwebsockets.h>
 
@@ -49,6 +50,8 @@ struct eio_poll_req {
 	bool post;
 	bool too_big;	/* a POST body over maxPayload: skipped to its end */
 	bool noop;	/* answer "6": the session moved to its WebSocket */
+	bool head;	/* a HEAD: the answer's headers alone */
+	int64_t started_ms; /* a POST's start, for its deadline */
 	struct lws *wsi;
 	struct eio_poll *p; /* its session, NULL when there is none (now) */
 	char *body;	/* a POST's body so far */

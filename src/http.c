@@ -589,6 +589,10 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 
 	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/* The storage goes: on a close, and when lws binds the
+		 * connection anew for its next request (a pipelined one
+		 * behind a waiting poll included), which sends no CLOSED. */
 		if (pss)
 			eio_poll_req_reset(&pss->poll);
 		break;

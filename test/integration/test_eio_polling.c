@@ -1135,6 +1135,101 @@ CHAT_TEST(test_eio_polling_1000_socketio_clients_get_every_message_in_order)
 	free(got);
 }
 
+/* ---- requests lws would otherwise mishandle -------------------------- */
+
+/* Sends raw on a new connection and returns the first line of what comes
+ * back within ms ("" when nothing does); the fd stays open in *fd. */
+static void
+raw_first_line(int port, const char *raw, int ms, char *line, size_t n,
+	       int *fd)
+{
+	struct pollfd pfd;
+	ssize_t got = 0;
+
+	line[0] = '\0';
+	*fd = tcp_connect_loopback(port, 0, CHAT_TIMEOUT_MS);
+	assert_true(*fd >= 0);
+	assert_int_equal(write(*fd, raw, strlen(raw)), (ssize_t)strlen(raw));
+	pfd = (struct pollfd){ .fd = *fd, .events = POLLIN };
+	if (poll(&pfd, 1, ms) == 1)
+		got = read(*fd, line, n - 1);
+	line[got > 0 ? got : 0] = '\0';
+	line[strcspn(line, "\r")] = '\0';
+}
+
+/*
+ * A request pipelined behind a waiting poll on the same connection makes
+ * lws bind it anew, which frees the poll's storage without a close: the
+ * session must forget that poll (ASan saw it used after the free) and go
+ * on. A poll with a body, a HEAD, and a POST announcing more than
+ * maxPayload are answered at once (400, headers alone, 413).
+ */
+CHAT_TEST(test_eio_polling_odd_requests_are_answered_and_harmless)
+{
+	char sid[SID_SIZE], raw[512], line[256];
+	struct http_response r;
+	struct packets pk;
+	int fd, fd2;
+
+	eio_connect(port, sid);
+	snprintf(raw, sizeof(raw),
+		 "GET " POLL_PATH "&sid=%s HTTP/1.1\r\nHost: x\r\n\r\n", sid);
+	raw_first_line(port, raw, WAIT_MS, line, sizeof(line), &fd);
+	assert_string_equal(line, ""); /* it waits */
+	{
+		static const char healthz[] =
+			"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+		assert_int_equal(write(fd, healthz, sizeof(healthz) - 1),
+				 (ssize_t)sizeof(healthz) - 1);
+	}
+	usleep(200 * 1000);
+	/* The message wakes the poll that is no more: nothing may break. */
+	eio_post_ok(port, sid, "42[\"chat message\",\"still here\"]");
+	eio_poll_at(__FILE__, __LINE__, port, sid, &pk);
+	assert_int_equal(pk.n, 1);
+	assert_string_equal(pk.p[0], "42[\"chat message\",\"still here\"]");
+	packets_fini(&pk);
+	close(fd);
+
+	/* A poll with a body: 400, and the session goes on. */
+	snprintf(raw, sizeof(raw),
+		 "GET " POLL_PATH "&sid=%s HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: 1000000\r\n\r\nxx",
+		 sid);
+	raw_first_line(port, raw, CHAT_TIMEOUT_MS, line, sizeof(line), &fd);
+	assert_string_equal(line, "HTTP/1.1 400 Bad Request");
+	close(fd);
+	eio_post_ok(port, sid, "42[\"chat message\",\"after the body\"]");
+	eio_poll_at(__FILE__, __LINE__, port, sid, &pk);
+	assert_int_equal(pk.n, 1);
+	packets_fini(&pk);
+
+	/* HEAD: the status and headers, no body (the client would read the
+	 * body as the next response). */
+	{
+		const struct http_request head = { .method = "HEAD",
+						   .path = POLL_PATH };
+
+		assert_int_equal(http_request(port, &head, CHAT_TIMEOUT_MS, &r),
+				 0);
+		assert_int_equal(r.status, 400);
+		assert_int_equal(r.body_len, 0);
+		http_response_fini(&r);
+	}
+
+	/* A POST announcing more than maxPayload: 413 before any of it is
+	 * sent, and the session ends. */
+	snprintf(raw, sizeof(raw),
+		 "POST " POLL_PATH "&sid=%s HTTP/1.1\r\nHost: x\r\n"
+		 "Content-Length: 100000000\r\n\r\n",
+		 sid);
+	raw_first_line(port, raw, CHAT_TIMEOUT_MS, line, sizeof(line), &fd2);
+	assert_string_equal(line, "HTTP/1.1 413 Request Entity Too Large");
+	close(fd2);
+	expect_ended_at(__FILE__, __LINE__, port, sid, NULL);
+}
+
 int
 main(void)
 {
@@ -1161,6 +1256,7 @@ main(void)
 		   setup_per_ip),
 		TS(test_eio_polling_1000_socketio_clients_get_every_message_in_order,
 		   setup_load),
+		T(test_eio_polling_odd_requests_are_answered_and_harmless),
 	};
 #undef TS
 #undef T
