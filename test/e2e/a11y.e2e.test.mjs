@@ -7,58 +7,30 @@
 // Tab and shows a focus ring.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe } from 'node:test';
 
-import {
-	axeViolations, ChatPage, eventually, launchBrowser, screenshot, shownOnce, startChatd, tempDir, withProblems, WsClient,
-} from './lib.mjs';
+import { axeViolations, browserSuite, ChatPage, eventually, screenshot, shownOnce, WsClient } from './lib.mjs';
 
 const DESKTOP = { width: 1100, height: 720 };
 const PHONE = { width: 390, height: 844 };
 
 describe('accessibility (axe-core)', () => {
-	let tmp;
 	let server;
 	let browser;
-	let open = [];
-
-	before(async () => {
-		tmp = tempDir();
-		server = await startChatd({ db: tmp.db });
-		browser = await launchBrowser();
-		const c = await WsClient.connect(server.wsUrl);
-		try {
-			await c.join('a11y', { nick: 'wendy' });
-			await c.say('a11y', ['the notes are at https://example.com/notes', 'two lines:\nline one\nline two']);
-			await c.join('quiet');
-			await c.say('quiet', ['unread here']);
-		} finally {
-			c.close();
-		}
-	});
-
-	after(async () => {
-		for (const p of open) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	function audit(what, fn) {
-		test(what, async () => {
+	const { scenario: audit, track } = browserSuite({
+		bind: (s) => ({ server, browser } = s),
+		ready: async (s) => {
+			const c = await WsClient.connect(s.server.wsUrl);
 			try {
-				await fn();
-			} catch (err) {
-				throw withProblems(err, open, server);
+				await c.join('a11y', { nick: 'wendy' });
+				await c.say('a11y', ['the notes are at https://example.com/notes', 'two lines:\nline one\nline two']);
+				await c.join('quiet');
+				await c.say('quiet', ['unread here']);
 			} finally {
-				for (const p of open) await p.close();
-				open = [];
+				c.close();
 			}
-		});
-	}
+		},
+	});
 
 	async function noSeriousViolations(p, when) {
 		const v = await axeViolations(p.page);
@@ -67,8 +39,7 @@ describe('accessibility (axe-core)', () => {
 
 	// A page in the room with every kind of line in it.
 	async function furnished(name, opts) {
-		const p = await ChatPage.open(browser, server, { name, ...opts });
-		open.push(p);
+		const p = track(await ChatPage.open(browser, server, { name, ...opts }));
 		await p.setNick(name);
 		await p.join('quiet');
 		await p.join('a11y');

@@ -6,61 +6,16 @@
 // violation or requested anything but chatd.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
-	ChatPage, consistently, eventually, hhmmUtc, launchBrowser, screenshot, serverHistory, shownOnce, sleep,
-	startChatd, tempDir, withProblems, WsClient,
+	browserSuite, consistently, eventually, hhmmUtc, screenshot, serverHistory, shownOnce, sleep, WsClient,
 } from './lib.mjs';
 
 describe('chatd in a browser', () => {
-	let tmp;
 	let server;
 	let browser;
-	let open = [];
-
-	before(async () => {
-		tmp = tempDir();
-		server = await startChatd({ db: tmp.db });
-		browser = await launchBrowser();
-	});
-
-	after(async () => {
-		for (const p of open) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop(); // asserts exit code 0
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	async function page(name, opts) {
-		const p = await ChatPage.open(browser, server, { name, ...opts });
-		open.push(p);
-		return p;
-	}
-
-	// A scenario: on failure, what its pages logged is added to the error.
-	function scenario(name, fn) {
-		test(name, async () => {
-			try {
-				await fn();
-			} catch (err) {
-				throw withProblems(err, open, server);
-			} finally {
-				for (const p of open) await p.close(); // what a failed scenario left open
-				open = [];
-			}
-		});
-	}
-
-	// Closes the scenario's pages; they must have stayed clean.
-	async function done(...pages) {
-		for (const p of pages) p.assertClean();
-		for (const p of pages) await p.close();
-		open = open.filter((p) => !pages.includes(p));
-	}
+	const { page, scenario, done } = browserSuite({ bind: (s) => ({ server, browser } = s) });
 
 	scenario('two contexts chat: Enter sends, the line appears once in both with nick and time', async () => {
 		const alice = await page('alice');
@@ -233,9 +188,7 @@ describe('chatd in a browser', () => {
 		await frank.setNick('frank2');
 		await eventually('erin sees frank2', async () => assert.deepEqual(await erin.members(), ['erin', 'frank2']));
 		// frank goes away (his context closes): erin's list drops him.
-		frank.assertClean();
-		await frank.close();
-		open = open.filter((p) => p !== frank);
+		await done(frank);
 		await eventually('erin: frank2 gone', async () => {
 			assert.deepEqual(await erin.members(), ['erin']);
 			assert.equal(await erin.page.locator('#member-count').textContent(), '1');

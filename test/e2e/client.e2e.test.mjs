@@ -10,8 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import {
-	ChatPage, consistently, eventually, launchBrowser, screenshot, serverHistory, shownOnce, startChatd, tempDir,
-	withProblems, WsClient,
+	browserSuite, ChatPage, consistently, eventually, launchBrowser, screenshot, serverHistory, shownOnce, startChatd, tempDir, withProblems, WsClient,
 } from './lib.mjs';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -20,48 +19,7 @@ describe('the browser client for a returning user', () => {
 	let tmp;
 	let server;
 	let browser;
-	let open = [];
-
-	before(async () => {
-		tmp = tempDir();
-		server = await startChatd({ db: tmp.db });
-		browser = await launchBrowser();
-	});
-
-	after(async () => {
-		for (const p of open) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	async function page(name, opts) {
-		const p = await ChatPage.open(browser, server, { name, ...opts });
-		open.push(p);
-		return p;
-	}
-
-	function scenario(name, fn) {
-		test(name, async () => {
-			try {
-				await fn();
-			} catch (err) {
-				throw withProblems(err, open, server);
-			} finally {
-				for (const p of open) await p.close();
-				open = [];
-			}
-		});
-	}
-
-	async function done(...pages) {
-		for (const p of pages) p.assertClean();
-		for (const p of pages) await p.close();
-		open = open.filter((p) => !pages.includes(p));
-	}
+	const { page, scenario, done } = browserSuite({ bind: (s) => ({ tmp, server, browser } = s) });
 
 	const roomsOf = (p) => p.page.$$eval('#rooms li', (l) => l.map((li) => li.dataset.room));
 	const ids = async (p) => (await p.messages()).map((m) => m.id);

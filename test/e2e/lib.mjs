@@ -14,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
 import { inspect } from 'node:util';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -513,6 +514,58 @@ export class ChatPage {
 	async close() {
 		await this.context.close().catch(() => {});
 	}
+}
+
+// One chatd (a fresh --db; more options from args(tmp)) and one browser for
+// the describe() block that calls this, with what every browser test file
+// does with them. bind(suite) hands the test file suite.server, .browser
+// and .tmp once they exist; ready(suite) then prepares data. page() opens
+// a ChatPage (track() takes one opened otherwise) that its scenario closes;
+// scenario() is a test whose failure carries what its pages logged; done()
+// closes pages that must have stayed clean.
+export function browserSuite({ args = () => [], bind = () => {}, ready = async () => {} } = {}) {
+	const suite = { tmp: null, server: null, browser: null, open: [] };
+
+	before(async () => {
+		suite.tmp = tempDir();
+		suite.server = await startChatd({ db: suite.tmp.db, args: args(suite.tmp) });
+		suite.browser = await launchBrowser();
+		bind(suite);
+		await ready(suite);
+	});
+
+	after(async () => {
+		for (const p of suite.open) await p.close();
+		await suite.browser?.close().catch(() => {});
+		try {
+			if (suite.server) await suite.server.stop(); // asserts exit code 0
+		} finally {
+			suite.tmp?.remove();
+		}
+	});
+
+	suite.track = (p) => {
+		suite.open.push(p);
+		return p;
+	};
+	suite.page = async (name, opts) =>
+		suite.track(await ChatPage.open(suite.browser, suite.server, { name, ...opts }));
+	suite.scenario = (name, fn) => test(name, async () => {
+		try {
+			await fn();
+		} catch (err) {
+			throw withProblems(err, suite.open, suite.server);
+		} finally {
+			for (const p of suite.open) await p.close(); // what a failed scenario left open
+			suite.open = [];
+		}
+	});
+	suite.done = async (...pages) => {
+		for (const p of pages) p.assertClean();
+		for (const p of pages) await p.close();
+		suite.open = suite.open.filter((p) => !pages.includes(p));
+	};
+	return suite;
 }
 
 // Adds what the pages logged (console errors, CSP violations...) to a test

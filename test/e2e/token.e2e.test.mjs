@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe } from 'node:test';
 
-import { ChatPage, consistently, eventually, launchBrowser, startChatd, tempDir, withProblems } from './lib.mjs';
+import { browserSuite, consistently, eventually } from './lib.mjs';
 
 const SECRET = 'e2e-secret-0123456789abcdef0123456789';
 
@@ -22,48 +22,17 @@ function mint(claims) {
 }
 
 describe('token auth in a browser', () => {
-	let tmp;
 	let server;
 	let browser;
-	let open = [];
-
-	before(async () => {
-		tmp = tempDir();
-		const secret = path.join(tmp.dir, 'jwt.secret');
-		writeFileSync(secret, `${SECRET}\n`);
-		chmodSync(secret, 0o600);
-		server = await startChatd({ db: tmp.db, args: ['--jwt-secret-file', secret] });
-		browser = await launchBrowser();
+	const { page, scenario, done } = browserSuite({
+		args: (tmp) => {
+			const secret = path.join(tmp.dir, 'jwt.secret');
+			writeFileSync(secret, `${SECRET}\n`);
+			chmodSync(secret, 0o600);
+			return ['--jwt-secret-file', secret];
+		},
+		bind: (s) => ({ server, browser } = s),
 	});
-
-	after(async () => {
-		for (const p of open) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	async function page(name, opts) {
-		const p = await ChatPage.open(browser, server, { name, ...opts });
-		open.push(p);
-		return p;
-	}
-
-	function scenario(name, fn) {
-		test(name, async () => {
-			try {
-				await fn();
-			} catch (err) {
-				throw withProblems(err, open, server);
-			} finally {
-				for (const p of open) await p.close();
-				open = [];
-			}
-		});
-	}
 
 	const myNick = (p) => p.page.locator('#my-nick').textContent();
 	const sorted = async (p) => (await p.members()).sort();
@@ -102,13 +71,11 @@ describe('token auth in a browser', () => {
 				assert.deepEqual(await sorted(p), ['carol', 'dave']);
 			});
 		}
-		await tab1.close();
-		open = open.filter((p) => p !== tab1);
+		await done(tab1);
 		await consistently('carol stays while her other tab is open', async () => {
 			assert.deepEqual(await sorted(dave), ['carol', 'dave']);
 		});
-		await tab2.close();
-		open = open.filter((p) => p !== tab2);
+		await done(tab2);
 		await eventually('carol gone with her last tab', async () => {
 			assert.deepEqual(await sorted(dave), ['dave']);
 		});
