@@ -31,31 +31,6 @@
 #define WAIT_MS 300	  /* "this GET is still waiting" */
 
 static int
-setup(void **state)
-{
-	static const char *const args[] = { "--max-message-bytes", "1024",
-					    "--max-text-bytes", "100", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
-setup_heartbeat(void **state)
-{
-	static const char *const args[] = { "--ping-interval", "1", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
-setup_off(void **state)
-{
-	static const char *const args[] = { "--socketio", "off", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
 setup_per_ip(void **state)
 {
 	static const char *const args[] = { "--max-connections-per-ip", "1",
@@ -69,14 +44,6 @@ teardown(void **state)
 {
 	return chat_fixture_teardown(state);
 }
-
-#define FAIL_AT(file, line, ...)                                              \
-	do {                                                                  \
-		print_error("%s:%d: ", (file), (line));                       \
-		print_error(__VA_ARGS__);                                     \
-		print_error("\n");                                            \
-		_fail((file), (line));                                        \
-	} while (0)
 
 /* ---- a polling client, by hand --------------------------------------- */
 
@@ -1233,18 +1200,18 @@ CHAT_TEST(test_eio_polling_odd_requests_are_answered_and_harmless)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, sio_setup, teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_eio_polling_handshake_open_packet),
 		T(test_eio_polling_handshake_and_sid_errors),
-		TS(test_eio_polling_off_is_404, setup_off),
+		TS(test_eio_polling_off_is_404, sio_setup_off),
 		T(test_eio_polling_long_poll_delivers_when_there_is_news),
 		T(test_eio_polling_post_reaches_everyone),
 		TS(test_eio_polling_pings_come_and_pongs_keep_it_open,
-		   setup_heartbeat),
+		   sio_setup_heartbeat),
 		TS(test_eio_polling_unanswered_ping_ends_the_session,
-		   setup_heartbeat),
+		   sio_setup_heartbeat),
 		T(test_eio_polling_overlapping_gets_end_the_session),
 		T(test_eio_polling_oversized_post_is_413_and_ends_the_session),
 		T(test_eio_polling_malformed_posts_end_it_and_reach_nobody),

@@ -23,31 +23,6 @@
 #define SMALL_MAX 1024
 
 static int
-setup(void **state)
-{
-	static const char *const args[] = { "--max-message-bytes", "1024",
-					    "--max-text-bytes", "100", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
-setup_heartbeat(void **state)
-{
-	static const char *const args[] = { "--ping-interval", "1", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
-setup_off(void **state)
-{
-	static const char *const args[] = { "--socketio", "off", NULL };
-
-	return chat_fixture_setup(state, args);
-}
-
-static int
 setup_limits(void **state)
 {
 	static const char *const args[] = { "--max-connections", "1",
@@ -656,7 +631,7 @@ CHAT_TEST(test_socketio_no_connect_closes)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, sio_setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_socketio_open_packet_fields),
 		T(test_socketio_handshake_errors_are_engineio_400s),
@@ -665,7 +640,7 @@ main(void)
 			test_socketio_connection_limit_applies, setup_limits,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_socketio_off_is_404,
-						setup_off, teardown),
+						sio_setup_off, teardown),
 		T(test_socketio_other_namespaces_are_refused),
 		T(test_socketio_chat_message_reaches_everyone),
 		T(test_socketio_gets_no_native_frames),
@@ -680,12 +655,12 @@ main(void)
 		T(test_socketio_connect_and_disconnect_are_logged),
 		cmocka_unit_test_setup_teardown(
 			test_socketio_pings_are_answered_and_keep_it_open,
-			setup_heartbeat, teardown),
+			sio_setup_heartbeat, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_socketio_unanswered_ping_closes, setup_heartbeat,
+			test_socketio_unanswered_ping_closes, sio_setup_heartbeat,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_socketio_no_connect_closes, setup_heartbeat,
+			test_socketio_no_connect_closes, sio_setup_heartbeat,
 			teardown),
 	};
 #undef T

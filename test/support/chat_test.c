@@ -16,14 +16,6 @@
 
 static unsigned long roundtrip_seq;
 
-#define FAIL_AT(file, line, ...)                                              \
-	do {                                                                  \
-		print_error("%s:%d: ", (file), (line));                       \
-		print_error(__VA_ARGS__);                                     \
-		print_error("\n");                                            \
-		_fail((file), (line));                                        \
-	} while (0)
-
 /* ---- fixture --------------------------------------------------------- */
 
 int

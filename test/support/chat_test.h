@@ -27,6 +27,15 @@
 
 #define CHAT_UNUSED __attribute__((unused))
 
+/* Fails the test at file:line (a helper's caller) with a printf message. */
+#define FAIL_AT(file, line, ...)                                              \
+	do {                                                                  \
+		print_error("%s:%d: ", (file), (line));                       \
+		print_error(__VA_ARGS__);                                     \
+		print_error("\n");                                            \
+		_fail((file), (line));                                        \
+	} while (0)
+
 struct chat_fixture {
 	struct chatd d;
 	int started, finished; /* test bodies entered and completed */

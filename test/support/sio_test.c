@@ -12,14 +12,6 @@
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 
-#define FAIL_AT(file, line, ...)                                              \
-	do {                                                                  \
-		print_error("%s:%d: ", (file), (line));                       \
-		print_error(__VA_ARGS__);                                     \
-		print_error("\n");                                            \
-		_fail((file), (line));                                        \
-	} while (0)
-
 char *
 sio_recv_at(const char *file, int line, struct ws_client *c, int ms)
 {
@@ -234,4 +226,29 @@ sio_expect_engineio_error_at(const char *file, int line,
 	if (strcmp(r->body, want))
 		FAIL_AT(file, line, "expected '%s', got '%s'", want, r->body);
 	http_response_fini(r);
+}
+
+int
+sio_setup(void **state)
+{
+	static const char *const args[] = { "--max-message-bytes", "1024",
+					    "--max-text-bytes", "100", NULL };
+
+	return chat_fixture_setup(state, args);
+}
+
+int
+sio_setup_heartbeat(void **state)
+{
+	static const char *const args[] = { "--ping-interval", "1", NULL };
+
+	return chat_fixture_setup(state, args);
+}
+
+int
+sio_setup_off(void **state)
+{
+	static const char *const args[] = { "--socketio", "off", NULL };
+
+	return chat_fixture_setup(state, args);
 }

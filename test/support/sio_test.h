@@ -89,4 +89,11 @@ void sio_expect_engineio_error_at(const char *file, int line,
 				  struct http_response *r, int code,
 				  const char *message);
 
+/* Fixtures of the socket.io tests: chatd with small limits
+ * (--max-message-bytes 1024, --max-text-bytes 100), with --ping-interval 1,
+ * with --socketio off. */
+int sio_setup(void **state);
+int sio_setup_heartbeat(void **state);
+int sio_setup_off(void **state);
+
 #endif
