@@ -7,10 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-	browserSuite, ChatPage, consistently, eventually, launchBrowser, screenshot, serverHistory, shownOnce, startChatd, tempDir, withProblems, WsClient,
+	browserSuite, ChatPage, consistently, eventually, screenshot, serverHistory, shownOnce, WsClient,
 } from './lib.mjs';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -255,34 +255,12 @@ describe('date separators', () => {
 	let tmp;
 	let server;
 	let browser;
-	let open = [];
+	const { scenario, track, gone, restart } = browserSuite({ bind: (s) => ({ tmp, server, browser } = s) });
 
-	before(async () => {
-		tmp = tempDir();
-		browser = await launchBrowser();
-	});
-
-	after(async () => {
-		for (const p of open) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	test('"Today", "Yesterday" and a date between days; a tap shows the full time', async () => {
-		try {
-			await daysScenario();
-		} catch (err) {
-			throw withProblems(err, open, server);
-		}
-	});
+	scenario('"Today", "Yesterday" and a date between days; a tap shows the full time', () => daysScenario());
 
 	async function daysScenario() {
 		const room = 'days';
-		server = await startChatd({ db: tmp.db });
 		const c = await WsClient.connect(server.wsUrl);
 		try {
 			await c.join(room, { nick: 'uma' });
@@ -290,8 +268,9 @@ describe('date separators', () => {
 		} finally {
 			c.close();
 		}
-		await server.stop();
-		server = null;
+		const old = server;
+		gone();
+		await old.stop();
 		// Noon UTC of the day n days back (the pages run in UTC).
 		const noon = (n) => {
 			const d = new Date(Date.now() - n * DAY_MS);
@@ -300,10 +279,9 @@ describe('date separators', () => {
 		const tsById = { 1: noon(3) - 3 * 3600 * 1000, 2: noon(3) + 7 * 3600 * 1000, 3: noon(1) };
 		const sql = Object.entries(tsById).map(([id, ts]) => `UPDATE messages SET ts = ${ts} WHERE room = '${room}' AND id = ${id};`).join('\n');
 		execFileSync('sqlite3', [tmp.db], { input: sql });
-		server = await startChatd({ db: tmp.db });
+		await restart();
 
-		const vera = await ChatPage.open(browser, server, { name: 'vera', viewport: { width: 390, height: 844 }, mobile: true });
-		open.push(vera);
+		const vera = track(await ChatPage.open(browser, server, { name: 'vera', viewport: { width: 390, height: 844 }, mobile: true }));
 		await vera.setNick('vera');
 		await vera.join(room);
 		const hist = await serverHistory(server.wsUrl, room);

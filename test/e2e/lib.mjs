@@ -518,17 +518,24 @@ export class ChatPage {
 
 // One chatd (a fresh --db; more options from args(tmp)) and one browser for
 // the describe() block that calls this, with what every browser test file
-// does with them. bind(suite) hands the test file suite.server, .browser
+// does with them (and gone()/restart() for those that stop chatd). bind(suite) hands the test file suite.server, .browser
 // and .tmp once they exist; ready(suite) then prepares data. page() opens
 // a ChatPage (track() takes one opened otherwise) that its scenario closes;
 // scenario() is a test whose failure carries what its pages logged; done()
 // closes pages that must have stayed clean.
-export function browserSuite({ args = () => [], bind = () => {}, ready = async () => {} } = {}) {
-	const suite = { tmp: null, server: null, browser: null, open: [] };
+export function browserSuite({ args = () => [], bind = () => {}, ready = async () => {}, fixedPort = false } = {}) {
+	const suite = { tmp: null, server: null, browser: null, port: 0, open: [] };
+	const start = async () => {
+		suite.server = await startChatd({ port: suite.port, db: suite.tmp.db, args: args(suite.tmp) });
+		bind(suite);
+		return suite.server;
+	};
 
 	before(async () => {
 		suite.tmp = tempDir();
-		suite.server = await startChatd({ db: suite.tmp.db, args: args(suite.tmp) });
+		// fixedPort: the same port across restarts, so pages find chatd again.
+		if (fixedPort) suite.port = await freePort();
+		await start();
 		suite.browser = await launchBrowser();
 		bind(suite);
 		await ready(suite);
@@ -560,6 +567,13 @@ export function browserSuite({ args = () => [], bind = () => {}, ready = async (
 			suite.open = [];
 		}
 	});
+	// The test stopped or crashed chatd (the end has nothing to stop);
+	// restart() brings it back on the same port and --db.
+	suite.gone = () => {
+		suite.server = null;
+		bind(suite);
+	};
+	suite.restart = start;
 	suite.done = async (...pages) => {
 		for (const p of pages) p.assertClean();
 		for (const p of pages) await p.close();

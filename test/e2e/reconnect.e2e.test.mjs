@@ -9,50 +9,23 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe } from 'node:test';
 
 import {
-	ChatPage, consistently, eventually, freePort, launchBrowser, screenshot, serverHistory, shownOnce, sleep,
-	startChatd, tempDir, TIMEOUT, withProblems, WsClient,
+	browserSuite, ChatPage, consistently, eventually, screenshot, serverHistory, shownOnce, sleep, TIMEOUT, WsClient,
 } from './lib.mjs';
 
 describe('chatd restart under open pages', () => {
-	let tmp;
-	let port;
 	let server;
 	let browser;
-	const pages = [];
+	const { scenario, track, gone, restart } = browserSuite({ fixedPort: true, bind: (s) => ({ server, browser } = s) });
 
-	before(async () => {
-		tmp = tempDir();
-		port = await freePort(); // fixed, so the pages find the restarted server
-		server = await startChatd({ port, db: tmp.db });
-		browser = await launchBrowser();
-	});
-
-	after(async () => {
-		for (const p of pages) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	test('pages reconnect by themselves; a message queued offline is shown once, no gap, no duplicate', async () => {
-		try {
-			await restartScenario();
-		} catch (err) {
-			throw withProblems(err, pages, server);
-		}
-	});
+	scenario('pages reconnect by themselves; a message queued offline is shown once, no gap, no duplicate', () => restartScenario());
 
 	async function restartScenario() {
 		const room = 'restart';
-		const ivan = await ChatPage.open(browser, server, { name: 'ivan' });
-		const judy = await ChatPage.open(browser, server, { name: 'judy' });
-		pages.push(ivan, judy);
+		const ivan = track(await ChatPage.open(browser, server, { name: 'ivan' }));
+		const judy = track(await ChatPage.open(browser, server, { name: 'judy' }));
 		await ivan.setNick('ivan');
 		await judy.setNick('judy');
 		await ivan.join(room);
@@ -68,7 +41,7 @@ describe('chatd restart under open pages', () => {
 		// WebSocket as a console error from here until they are back.
 		for (const p of [ivan, judy]) p.allowWsFailures = true;
 		const old = server;
-		server = null;
+		gone();
 		await old.stop(); // asserts exit code 0
 		for (const p of [ivan, judy]) {
 			await eventually(`${p.name}: #status[data-state=disconnected]`, async () => {
@@ -97,7 +70,7 @@ describe('chatd restart under open pages', () => {
 
 		// Same port, same --db. Someone else talks before the pages are back:
 		// the pages must catch up on it (no gap).
-		server = await startChatd({ port, db: tmp.db });
+		await restart();
 		const carl = await WsClient.connect(server.wsUrl);
 		try {
 			await carl.join(room, { nick: 'carl' });
@@ -152,40 +125,15 @@ describe('chatd restart under open pages', () => {
 
 describe('chatd dies with a sent message unanswered', () => {
 	let tmp;
-	let port;
 	let server;
 	let browser;
-	const pages = [];
+	const { scenario, track, gone, restart } = browserSuite({ fixedPort: true, bind: (s) => ({ tmp, server, browser } = s) });
 
-	before(async () => {
-		tmp = tempDir();
-		port = await freePort();
-		server = await startChatd({ port, db: tmp.db });
-		browser = await launchBrowser();
-	});
-
-	after(async () => {
-		for (const p of pages) await p.close();
-		await browser?.close().catch(() => {});
-		try {
-			if (server) await server.stop();
-		} finally {
-			tmp?.remove();
-		}
-	});
-
-	test('a message sent while connected, its echo lost to a crash, is resent after the restart and shown once', async () => {
-		try {
-			await crashScenario();
-		} catch (err) {
-			throw withProblems(err, pages, server);
-		}
-	});
+	scenario('a message sent while connected, its echo lost to a crash, is resent after the restart and shown once', () => crashScenario());
 
 	async function crashScenario() {
 		const room = 'crash';
-		const pat = await ChatPage.open(browser, server, { name: 'pat' });
-		pages.push(pat);
+		const pat = track(await ChatPage.open(browser, server, { name: 'pat' }));
 		await pat.setNick('pat');
 		await pat.join(room);
 		await pat.say('before the crash');
@@ -207,14 +155,14 @@ describe('chatd dies with a sent message unanswered', () => {
 
 		pat.allowWsFailures = true;
 		await server.crash();
-		server = null;
+		gone();
 		await eventually('pat: disconnected', async () => assert.equal(await pat.state(), 'disconnected'));
 		// The frame was never read, so it is not stored: only a resend can bring it.
 		const stored = execFileSync('sqlite3', [tmp.db, `SELECT count(*) FROM messages WHERE cid = '${sent.cid.replace(/'/g, "''")}'`],
 			{ encoding: 'utf8' }).trim();
 		assert.equal(stored, '0', 'the frozen chatd never stored the message');
 
-		server = await startChatd({ port, db: tmp.db });
+		await restart();
 		await eventually('pat: reconnected', async () => assert.equal(await pat.state(), 'connected'),
 			{ timeout: Math.max(TIMEOUT, 20000) });
 		const m = await shownOnce(pat, text, 'pat');
