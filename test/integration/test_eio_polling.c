@@ -303,6 +303,29 @@ expect_ended_at(const char *file, int line, int port, const char *sid,
 	expect_unknown_sid_at(file, line, port, sid);
 }
 
+/* The session is over: its last poll, if it comes in time, ends with the
+ * close packet; then, or at once, its sid is unknown. */
+#define expect_over(port, sid) expect_over_at(__FILE__, __LINE__, (port), (sid))
+static void
+expect_over_at(const char *file, int line, int port, const char *sid)
+{
+	struct http_response r;
+	struct packets pk;
+
+	if (eio_get(port, sid, LONG_POLL_MS, &r) < 0)
+		FAIL_AT(file, line, "the last poll got no answer");
+	if (r.status != 200) {
+		sio_expect_engineio_error(&r, 1, "Session ID unknown");
+		return;
+	}
+	payload_at(file, line, &r, &pk);
+	if (strcmp(pk.p[pk.n - 1], "1"))
+		FAIL_AT(file, line, "the last poll ended '%s', not with the "
+			"close packet", pk.p[pk.n - 1]);
+	packets_fini(&pk);
+	expect_unknown_sid_at(file, line, port, sid);
+}
+
 /* A v1 client sees a session leave the lobby. */
 #define expect_leave(n, nick) expect_leave_at(__FILE__, __LINE__, (n), (nick))
 static void
@@ -676,17 +699,7 @@ CHAT_TEST(test_eio_polling_oversized_post_is_413_and_ends_the_session)
 	assert_int_equal(r.status, 413);
 	http_response_fini(&r);
 	/* The session is over: a last poll may still bring its close. */
-	assert_int_equal(eio_get(port, sid, LONG_POLL_MS, &r), 0);
-	if (r.status == 200) {
-		struct packets pk;
-
-		payload_at(__FILE__, __LINE__, &r, &pk);
-		assert_string_equal(pk.p[pk.n - 1], "1");
-		packets_fini(&pk);
-		expect_unknown_sid(port, sid);
-	} else {
-		sio_expect_engineio_error(&r, 1, "Session ID unknown");
-	}
+	expect_over(port, sid);
 	expect_leave(n, nick);
 	chat_say(n, NULL, "barrier", NULL);
 	json_decref(chat_expect_msg(n, "lobby", NULL, "barrier", NULL));
@@ -763,17 +776,7 @@ CHAT_TEST(test_eio_polling_close_packet_ends_it)
 	assert_int_equal(eio_post(port, sid, "1", 1, &r), 0);
 	http_response_fini(&r);
 	expect_leave(n, nick);
-	assert_int_equal(eio_get(port, sid, LONG_POLL_MS, &r), 0);
-	if (r.status == 200) {
-		struct packets pk;
-
-		payload_at(__FILE__, __LINE__, &r, &pk);
-		assert_string_equal(pk.p[pk.n - 1], "1");
-		packets_fini(&pk);
-		expect_unknown_sid(port, sid);
-	} else {
-		sio_expect_engineio_error(&r, 1, "Session ID unknown");
-	}
+	expect_over(port, sid);
 	ws_close(n);
 }
 
