@@ -189,7 +189,11 @@ docker/base-image.sh "$BUILD_DIR"
 say "building $IMAGE (log: $LOGS/build.log)"
 # No layer cache (--layers=false): nothing of the build is left behind
 # once the tag is removed. --pull=never: the base images are local.
+# The host's local certificate authorities (a TLS-inspecting proxy's, on
+# machines that have one) go to the build's npm ci; none: nothing passed.
+extra_ca=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
 if ! podman build --pull=never --format docker --layers=false \
+	--build-arg EXTRA_CA_CERTS="$extra_ca" \
 	-f docker/Dockerfile -t "$IMAGE" . >"$LOGS/build.log" 2>&1; then
 	tail -n 40 "$LOGS/build.log" >&2
 	die "podman build failed (last lines above)"
