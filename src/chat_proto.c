@@ -3,7 +3,9 @@
  * struct session as the per-session storage, the flush at the end of each
  * loop turn (its writes go out at once; any others from SERVER_WRITEABLE),
  * and reassembly of fragmented messages. Both endpoints come here: /chat
- * (protocol v1, chat.c) and /socket.io/ (socketio.c), told apart by path.
+ * (protocol v1, chat.c) and /socket.io/ (socketio.c), told apart by path;
+ * socket.io's HTTP long-polling sessions (eio_poll.c) come through the
+ * transport hooks, and their upgrades through the WebSocket ones.
  */
 #include "chat_proto.h"
 
@@ -147,7 +149,8 @@ clear_readers(struct chat_vhd *vhd)
 #define DRAIN_READS_MAX 64
 
 /* True when session s is still at index i of the list: lws_service_fd can
- * close and free it, and chat_proto_session_end then moves the last one into slot i. */
+ * close and free it, and chat_proto_session_end then moves the last one
+ * into slot i. */
 static bool
 still_at(const struct session_list *l, unsigned i, const struct session *s)
 {

@@ -65,8 +65,11 @@ engineio_next_packet(const char *buf, size_t len, size_t *at,
 		     const char **pkt, size_t *pkt_len)
 {
 	const char *sep;
+	/* At the end there is one more packet, an empty one, only when the
+	 * payload ends with a separator. */
+	bool empty_last = len && buf[len - 1] == ENGINEIO_SEPARATOR;
 
-	if (*at > len || (*at == len && (len == 0 || buf[len - 1] != ENGINEIO_SEPARATOR)))
+	if (*at > len || (*at == len && !empty_last))
 		return false;
 	*pkt = buf + *at;
 	sep = memchr(*pkt, ENGINEIO_SEPARATOR, len - *at);
