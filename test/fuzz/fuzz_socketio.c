@@ -1,6 +1,7 @@
 /*
  * The socket.io dialect's parsers on any message a client can send:
- * engineio_parse() and, inside a message packet, socketio_parse(); and
+ * engineio_parse() and, inside a message packet, socketio_parse();
+ * engineio_next_packet() on any polling POST body; and
  * json_message_text() on any frame (in cluster mode frames come through
  * Redis). Every span they return must lie in the input and rebuild it: a
  * packet is its type digit, its namespace and comma, its ack id's digits
@@ -66,6 +67,28 @@ check_socketio(const char *buf, size_t len)
 		   p.data[0] > '9');
 }
 
+/* A polling body's packets: consecutive, separator-free spans that with
+ * one separator between each rebuild the body. */
+static void
+check_payload(const char *buf, size_t len)
+{
+	size_t at = 0, next = 0, count = 0, seps = 0;
+	const char *pkt;
+	size_t n;
+
+	for (size_t i = 0; i < len; i++)
+		seps += buf[i] == ENGINEIO_SEPARATOR;
+	while (engineio_next_packet(buf, len, &at, &pkt, &n)) {
+		FUZZ_CHECK(pkt == buf + next && within(buf, len, pkt, n));
+		FUZZ_CHECK(!memchr(pkt, ENGINEIO_SEPARATOR, n));
+		FUZZ_CHECK(next + n == len || buf[next + n] == ENGINEIO_SEPARATOR);
+		next += n + 1;
+		FUZZ_CHECK(at == next);
+		count++;
+	}
+	FUZZ_CHECK(count == (len ? seps + 1 : 0));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -82,6 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_socketio(d, n);
 	}
 	check_socketio(buf, size);
+	check_payload(buf, size);
 	if (!json_message_text(buf, size, &at, &tlen)) {
 		FUZZ_CHECK(tlen >= 2 && within(buf, size, buf + at, tlen));
 		FUZZ_CHECK(buf[at] == '"' && buf[at + tlen - 1] == '"');
