@@ -1,6 +1,8 @@
 /*
  * Static files, /healthz and /metrics, for GET and HEAD; any other method
- * gets 405. The metrics vhost (--metrics-listen) serves /metrics alone.
+ * gets 405. /socket.io/ is socket.io's: its client bundle
+ * (socketio_client.h), and Engine.IO's polling transport with its POSTs
+ * (eio_poll.h). The metrics vhost (--metrics-listen) serves /metrics alone.
  * Request paths are checked segment by segment (no "..", no hidden files)
  * and the resolved file must still lie under the document root, so no
  * spelling of a path escapes www/. Files carry ETag and Last-Modified and
