@@ -559,19 +559,6 @@ CLUSTER_TEST(test_cluster_redis_down_then_back_empty)
 /* Heartbeats every 2 s, purge after 10 s of silence: the bound. */
 #define PURGE_MS 15000
 
-/* Sends {"type":"nick","nick":nick,"cid":cid?}. */
-static void
-send_nick(struct ws_client *c, const char *nick, const char *cid)
-{
-	json_t *req = json_pack("{s:s, s:s}", "type", "nick", "nick", nick);
-
-	assert_non_null(req);
-	if (cid)
-		json_object_set_new(req, "cid", json_string(cid));
-	assert_int_equal(ws_send_json(c, req), 0);
-	json_decref(req);
-}
-
 /* Sends {"type":"typing","room":room}. */
 static void
 send_typing(struct ws_client *c, const char *room)
@@ -579,19 +566,6 @@ send_typing(struct ws_client *c, const char *room)
 	assert_int_equal(ws_send_pack(c, "{s:s, s:s}", "type", "typing",
 				      "room", room),
 			 0);
-}
-
-static void
-leave(struct ws_client *c, const char *room)
-{
-	json_t *m;
-
-	assert_int_equal(ws_send_pack(c, "{s:s, s:s}", "type", "leave", "room",
-				      room),
-			 0);
-	m = ws_expect_type(c, "left", CHAT_TIMEOUT_MS, WS_STRICT);
-	assert_string_equal(jstr(m, "room"), room);
-	json_decref(m);
 }
 
 /* A guest nick in cluster mode: "guest-" and 12 hex digits. */
@@ -835,11 +809,11 @@ CLUSTER_TEST(test_cluster_presence_join_and_leave_cross_instances)
 	json_decref(chat_join(b, "pp"));
 	chat_expect_presence(a, "pp", "join", nb, NULL);
 	/* leave requests, each way */
-	leave(a, "pp");
+	chat_leave(a, "pp");
 	chat_expect_presence(b, "pp", "leave", na, NULL);
 	json_decref(chat_join(a, "pp"));
 	chat_expect_presence(b, "pp", "join", na, NULL);
-	leave(b, "pp");
+	chat_leave(b, "pp");
 	chat_expect_presence(a, "pp", "leave", nb, NULL);
 	json_decref(chat_join(b, "pp"));
 	chat_expect_presence(a, "pp", "join", nb, NULL);
@@ -873,7 +847,7 @@ CLUSTER_TEST(test_cluster_nick_change_and_typing_cross_instances)
 	chat_expect_presence(b, "ty", "join", na, NULL);
 
 	/* A nick request: every room of the renamed, on both instances. */
-	send_nick(a, "Alice", NULL);
+	chat_send_nick(a, "Alice", NULL);
 	expect_presence_in(a, "nick", "Alice", na, rooms, 2,
 			   monotonic_ms() + CHAT_TIMEOUT_MS);
 	expect_presence_in(b, "nick", "Alice", na, rooms, 2,
@@ -934,19 +908,19 @@ CLUSTER_TEST(test_cluster_nick_is_unique_across_instances)
 	/* a's guest nick, in any letter case. */
 	for (size_t i = 0; i <= strlen(na); i++)
 		upper[i] = (char)toupper((unsigned char)na[i]);
-	send_nick(b, na, "g1");
+	chat_send_nick(b, na, "g1");
 	chat_expect_error(b, "nick_taken", "g1");
-	send_nick(b, upper, "g2");
+	chat_send_nick(b, upper, "g2");
 	chat_expect_error(b, "nick_taken", "g2");
 
-	send_nick(a, "Carol", NULL);
+	chat_send_nick(a, "Carol", NULL);
 	chat_expect_presence(a, "lobby", "nick", "Carol", na);
 	chat_expect_presence(b, "lobby", "nick", "Carol", na);
-	send_nick(b, "Carol", "n1");
+	chat_send_nick(b, "Carol", "n1");
 	chat_expect_error(b, "nick_taken", "n1");
-	send_nick(b, "carol", "n2");
+	chat_send_nick(b, "carol", "n2");
 	chat_expect_error(b, "nick_taken", "n2");
-	send_nick(b, "CAROL", "n3");
+	chat_send_nick(b, "CAROL", "n3");
 	chat_expect_error(b, "nick_taken", "n3");
 	/* A join with a taken nick changes nothing. */
 	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "join", "room", "jt",
@@ -962,23 +936,23 @@ CLUSTER_TEST(test_cluster_nick_is_unique_across_instances)
 		say_strict(b, nb, "lobby", "still me", both, 2);
 	}
 	/* The holder may change the letter case of its own nick. */
-	send_nick(a, "CAROL", NULL);
+	chat_send_nick(a, "CAROL", NULL);
 	chat_expect_presence(a, "lobby", "nick", "CAROL", "Carol");
 	chat_expect_presence(b, "lobby", "nick", "CAROL", "Carol");
 
 	/* Freed by a nick change: b takes it. */
-	send_nick(a, "Dave", NULL);
+	chat_send_nick(a, "Dave", NULL);
 	chat_expect_presence(a, "lobby", "nick", "Dave", "CAROL");
 	chat_expect_presence(b, "lobby", "nick", "Dave", "CAROL");
-	send_nick(b, "carol", "n4");
+	chat_send_nick(b, "carol", "n4");
 	chat_expect_presence(b, "lobby", "nick", "carol", nb);
 	chat_expect_presence(a, "lobby", "nick", "carol", nb);
-	send_nick(a, "Carol", "n5");
+	chat_send_nick(a, "Carol", "n5");
 	chat_expect_error(a, "nick_taken", "n5");
 	/* Freed by a disconnect: a takes it back. */
 	ws_close(b);
 	chat_expect_presence(a, "lobby", "leave", "carol", NULL);
-	send_nick(a, "Carol", "n6");
+	chat_send_nick(a, "Carol", "n6");
 	chat_expect_presence(a, "lobby", "nick", "Carol", "Dave");
 	chat_expect_quiet(a, CLUSTER_QUIET_MS);
 	ws_close(a);
@@ -1060,7 +1034,7 @@ CLUSTER_TEST(test_cluster_two_instances_racing_for_a_nick_one_wins)
 
 			snprintf(cid[i], sizeof(cid[i]), "r%d-%c", round,
 				 "ab"[i]);
-			send_nick(c[i], want[i], cid[i]);
+			chat_send_nick(c[i], want[i], cid[i]);
 		}
 		for (int i = 0; i < 2; i++)
 			read_claim(c[i], want[i], nick[i], cid[i], want[!i],
@@ -1093,7 +1067,7 @@ CLUSTER_TEST(test_cluster_nick_change_while_redis_down_is_unavailable)
 	json_decref(joined);
 	assert_int_equal(redis_fixture_stop(&cl->redis), 0);
 	assert_int_equal(wait_down(&cl->node[0]), 0);
-	send_nick(a, "Dora", "d1");
+	chat_send_nick(a, "Dora", "d1");
 	chat_expect_error(a, "unavailable", "d1");
 	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "join", "room", "jd",
 			"nick", "Dora", "cid", "d2");
@@ -1105,7 +1079,7 @@ CLUSTER_TEST(test_cluster_nick_change_while_redis_down_is_unavailable)
 	/* Back: neither the nick nor the join had happened. */
 	assert_int_equal(redis_fixture_restart(&cl->redis), 0);
 	assert_int_equal(wait_up(&cl->node[0]), 0);
-	send_nick(a, "Dora", "d3");
+	chat_send_nick(a, "Dora", "d3");
 	chat_expect_presence(a, "lobby", "nick", "Dora", na);
 	chat_expect_quiet(a, CLUSTER_QUIET_MS);
 	ws_close(a);
@@ -1118,7 +1092,7 @@ CLUSTER_TEST(test_cluster_nick_change_while_redis_down_is_unavailable)
 static void
 victim_in_r(struct ws_client *a, struct ws_client *b, const char *nb)
 {
-	send_nick(b, "victim", NULL);
+	chat_send_nick(b, "victim", NULL);
 	chat_expect_presence(b, "lobby", "nick", "victim", nb);
 	chat_expect_presence(a, "lobby", "nick", "victim", nb);
 	json_decref(chat_join(a, "r"));
@@ -1126,13 +1100,40 @@ victim_in_r(struct ws_client *a, struct ws_client *b, const char *nb)
 	chat_expect_presence(a, "r", "join", "victim", NULL);
 }
 
+/*
+ * After "victim" left with its instance: a new client on node i sees a's
+ * client (nick na) and itself as members, and takes "victim"; both hear
+ * it, and nothing else. Closes both clients.
+ */
+static void
+victim_free_on(struct cluster *cl, int i, struct ws_client *a,
+	       const char *na)
+{
+	char n2[CHAT_NICK_MAX + 1];
+	struct ws_client *c;
+	json_t *joined;
+
+	c = connect_joined(cl, i, n2, &joined);
+	expect_members(joined, (const char *const[]){ na, n2 }, 2);
+	json_decref(joined);
+	chat_expect_presence(a, "lobby", "join", n2, NULL);
+	chat_send_nick(c, "victim", "v1");
+	chat_expect_presence(c, "lobby", "nick", "victim", n2);
+	chat_expect_presence(a, "lobby", "nick", "victim", n2);
+	{
+		struct ws_client *both[] = { a, c };
+
+		expect_quiet_all(both, 2);
+	}
+	ws_close(c);
+	ws_close(a);
+}
+
 CLUSTER_TEST(test_cluster_killed_instance_members_leave_and_nick_is_freed)
 {
 	static const char *const rooms[] = { "lobby", "r" };
 	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
-	char n2[CHAT_NICK_MAX + 1];
-	struct ws_client *a, *b, *a2;
-	json_t *joined;
+	struct ws_client *a, *b;
 	long long killed;
 
 	connect_pair(cl, &a, na, &b, nb);
@@ -1145,20 +1146,7 @@ CLUSTER_TEST(test_cluster_killed_instance_members_leave_and_nick_is_freed)
 	expect_room_members(a, "r", (const char *const[]){ na }, 1);
 
 	/* Its nick is free: a new client on a takes it. */
-	a2 = connect_joined(cl, 0, n2, &joined);
-	expect_members(joined, (const char *const[]){ na, n2 }, 2);
-	json_decref(joined);
-	chat_expect_presence(a, "lobby", "join", n2, NULL);
-	send_nick(a2, "victim", "v1");
-	chat_expect_presence(a2, "lobby", "nick", "victim", n2);
-	chat_expect_presence(a, "lobby", "nick", "victim", n2);
-	{
-		struct ws_client *both[] = { a, a2 };
-
-		expect_quiet_all(both, 2);
-	}
-	ws_close(a2);
-	ws_close(a);
+	victim_free_on(cl, 0, a, na);
 }
 
 /* A restarted instance says who is on it afresh as soon as it is back,
@@ -1169,9 +1157,7 @@ CLUSTER_TEST(test_cluster_restarted_instance_drops_its_old_members)
 {
 	static const char *const rooms[] = { "lobby", "r" };
 	char na[CHAT_NICK_MAX + 1], nb[CHAT_NICK_MAX + 1];
-	char n2[CHAT_NICK_MAX + 1];
-	struct ws_client *a, *b, *b2;
-	json_t *joined;
+	struct ws_client *a, *b;
 	long long killed;
 
 	connect_pair(cl, &a, na, &b, nb);
@@ -1185,20 +1171,7 @@ CLUSTER_TEST(test_cluster_restarted_instance_drops_its_old_members)
 	assert_int_equal(wait_up(&cl->node[1]), 0);
 
 	/* The new b knows a's client, and "victim" is free on it. */
-	b2 = connect_joined(cl, 1, n2, &joined);
-	expect_members(joined, (const char *const[]){ na, n2 }, 2);
-	json_decref(joined);
-	chat_expect_presence(a, "lobby", "join", n2, NULL);
-	send_nick(b2, "victim", "v1");
-	chat_expect_presence(b2, "lobby", "nick", "victim", n2);
-	chat_expect_presence(a, "lobby", "nick", "victim", n2);
-	{
-		struct ws_client *both[] = { a, b2 };
-
-		expect_quiet_all(both, 2);
-	}
-	ws_close(b2);
-	ws_close(a);
+	victim_free_on(cl, 1, a, na);
 }
 
 /* A presence event as expected, for expect_presence_set. */
@@ -1404,7 +1377,7 @@ CLUSTER_TEST(test_cluster_one_person_on_two_instances_counts_once)
 	expect_room_members(a, "lobby", (const char *const[]){ na, "Tab" }, 2);
 	expect_room_members(tab1, "lobby", (const char *const[]){ na, "Tab" },
 			    2);
-	send_nick(a, "tAB", "t1");
+	chat_send_nick(a, "tAB", "t1");
 	chat_expect_error(a, "nick_taken", "t1");
 
 	/* One tab gone: still there. */

@@ -278,9 +278,27 @@ expect_unknown_sid_at(const char *file, int line, int port, const char *sid)
 	sio_expect_engineio_error_at(file, line, &r, 1, "Session ID unknown");
 }
 
-/* The session has ended: its next GET's last packet is the close packet
- * "1" (packets before it must not be events but the chat message mine,
- * when given), and then the sid is unknown. */
+/* A session's last poll, pk (freed here): it ends with the close packet
+ * "1", and holds no event before it but the chat message mine, when
+ * given. */
+static void
+check_last_poll(const char *file, int line, struct packets *pk,
+		const char *mine)
+{
+	if (strcmp(pk->p[pk->n - 1], "1"))
+		FAIL_AT(file, line, "the last poll ended '%s', not with the "
+			"close packet",
+			pk->p[pk->n - 1]);
+	for (size_t i = 0; i + 1 < pk->n; i++)
+		if (sio_has_prefix(pk->p[i], "42") &&
+		    !(mine && sio_is_chat(pk->p[i], mine)))
+			FAIL_AT(file, line, "an event in the last poll: '%s'",
+				pk->p[i]);
+	packets_fini(pk);
+}
+
+/* The session has ended: its next GET is its last poll (check_last_poll),
+ * and then the sid is unknown. */
 #define expect_ended(port, sid, mine)                                         \
 	expect_ended_at(__FILE__, __LINE__, (port), (sid), (mine))
 static void
@@ -290,21 +308,12 @@ expect_ended_at(const char *file, int line, int port, const char *sid,
 	struct packets pk;
 
 	eio_poll_at(file, line, port, sid, &pk);
-	if (strcmp(pk.p[pk.n - 1], "1"))
-		FAIL_AT(file, line, "the last poll ended '%s', not with the "
-			"close packet",
-			pk.p[pk.n - 1]);
-	for (size_t i = 0; i + 1 < pk.n; i++)
-		if (sio_has_prefix(pk.p[i], "42") &&
-		    !(mine && sio_is_chat(pk.p[i], mine)))
-			FAIL_AT(file, line, "an event in the last poll: '%s'",
-				pk.p[i]);
-	packets_fini(&pk);
+	check_last_poll(file, line, &pk, mine);
 	expect_unknown_sid_at(file, line, port, sid);
 }
 
-/* The session is over: its last poll, if it comes in time, ends with the
- * close packet; then, or at once, its sid is unknown. */
+/* The session is over: its last poll, if it comes in time, is as
+ * check_last_poll wants; then, or at once, its sid is unknown. */
 #define expect_over(port, sid) expect_over_at(__FILE__, __LINE__, (port), (sid))
 static void
 expect_over_at(const char *file, int line, int port, const char *sid)
@@ -319,10 +328,7 @@ expect_over_at(const char *file, int line, int port, const char *sid)
 		return;
 	}
 	payload_at(file, line, &r, &pk);
-	if (strcmp(pk.p[pk.n - 1], "1"))
-		FAIL_AT(file, line, "the last poll ended '%s', not with the "
-			"close packet", pk.p[pk.n - 1]);
-	packets_fini(&pk);
+	check_last_poll(file, line, &pk, NULL);
 	expect_unknown_sid_at(file, line, port, sid);
 }
 

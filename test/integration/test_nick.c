@@ -25,23 +25,11 @@ teardown(void **state)
 	return chat_fixture_teardown(state);
 }
 
-static void
-send_nick(struct ws_client *c, const char *nick, const char *cid)
-{
-	json_t *req = json_pack("{s:s, s:s}", "type", "nick", "nick", nick);
-
-	assert_non_null(req);
-	if (cid)
-		json_object_set_new(req, "cid", json_string(cid));
-	assert_int_equal(ws_send_json(c, req), 0);
-	json_decref(req);
-}
-
 /* c renames itself (c is in lobby only): its own presence event. */
 static void
 rename_ok(struct ws_client *c, const char *old, const char *nick)
 {
-	send_nick(c, nick, NULL);
+	chat_send_nick(c, nick, NULL);
 	chat_expect_presence(c, "lobby", "nick", nick, old);
 }
 
@@ -102,7 +90,7 @@ CHAT_TEST(test_nick_rule_violations_are_bad_nick)
 		char cid[16];
 
 		snprintf(cid, sizeof(cid), "bn-%zu", i);
-		send_nick(c, bad[i], cid);
+		chat_send_nick(c, bad[i], cid);
 		chat_expect_error(c, "bad_nick", cid);
 	}
 	/* Nothing changed: still open, still the old nick. */
@@ -135,24 +123,24 @@ CHAT_TEST(test_nick_uniqueness_ignores_case)
 	char nicks[2][CHAT_NICK_MAX + 1];
 
 	chat_connect_many(port, 2, cs, nicks);
-	send_nick(cs[0], "Bob", NULL);
+	chat_send_nick(cs[0], "Bob", NULL);
 	chat_expect_presence(cs[0], "lobby", "nick", "Bob", nicks[0]);
 	chat_expect_presence(cs[1], "lobby", "nick", "Bob", nicks[0]);
 
-	send_nick(cs[1], "bob", "t1");
+	chat_send_nick(cs[1], "bob", "t1");
 	chat_expect_error(cs[1], "nick_taken", "t1");
-	send_nick(cs[1], "BOB", "t2");
+	chat_send_nick(cs[1], "BOB", "t2");
 	chat_expect_error(cs[1], "nick_taken", "t2");
-	send_nick(cs[1], "Bob", "t3");
+	chat_send_nick(cs[1], "Bob", "t3");
 	chat_expect_error(cs[1], "nick_taken", "t3");
-	send_nick(cs[0], "Bobby", NULL);
+	chat_send_nick(cs[0], "Bobby", NULL);
 	chat_expect_presence(cs[0], "lobby", "nick", "Bobby", "Bob");
 	chat_expect_presence(cs[1], "lobby", "nick", "Bobby", "Bob");
 	/* Bob is free again once its owner moved on. */
-	send_nick(cs[1], "BOB", NULL);
+	chat_send_nick(cs[1], "BOB", NULL);
 	chat_expect_presence(cs[1], "lobby", "nick", "BOB", nicks[1]);
 	chat_expect_presence(cs[0], "lobby", "nick", "BOB", nicks[1]);
-	send_nick(cs[0], "bOb", "t4");
+	chat_send_nick(cs[0], "bOb", "t4");
 	chat_expect_error(cs[0], "nick_taken", "t4");
 	chat_expect_quiet(cs[1], CHAT_QUIET_MS);
 	chat_close_all(cs, 2);
@@ -167,9 +155,9 @@ CHAT_TEST(test_nick_guest_nick_of_another_session_is_taken)
 	chat_connect_many(port, 2, cs, nicks);
 	for (size_t i = 0; i <= strlen(nicks[0]); i++)
 		upper[i] = (char)toupper((unsigned char)nicks[0][i]);
-	send_nick(cs[1], nicks[0], "g1");
+	chat_send_nick(cs[1], nicks[0], "g1");
 	chat_expect_error(cs[1], "nick_taken", "g1");
-	send_nick(cs[1], upper, "g2");
+	chat_send_nick(cs[1], upper, "g2");
 	chat_expect_error(cs[1], "nick_taken", "g2");
 	chat_expect_quiet(cs[0], CHAT_QUIET_MS);
 	chat_close_all(cs, 2);
@@ -181,14 +169,14 @@ CHAT_TEST(test_nick_is_released_on_disconnect)
 	char nicks[2][CHAT_NICK_MAX + 1];
 
 	chat_connect_many(port, 2, cs, nicks);
-	send_nick(cs[0], "Carol", NULL);
+	chat_send_nick(cs[0], "Carol", NULL);
 	chat_expect_presence(cs[0], "lobby", "nick", "Carol", nicks[0]);
 	chat_expect_presence(cs[1], "lobby", "nick", "Carol", nicks[0]);
 	ws_close(cs[0]);
 	cs[0] = NULL;
 	/* Once the server has said Carol left, the nick is free. */
 	chat_expect_presence(cs[1], "lobby", "leave", "Carol", NULL);
-	send_nick(cs[1], "carol", NULL);
+	chat_send_nick(cs[1], "carol", NULL);
 	chat_expect_presence(cs[1], "lobby", "nick", "carol", nicks[1]);
 	ws_close(cs[1]);
 }
@@ -200,7 +188,7 @@ CHAT_TEST(test_nick_join_with_nick_changes_it_first_or_fails_whole)
 	json_t *req, *joined, *h;
 
 	chat_connect_many(port, 2, cs, nicks);
-	send_nick(cs[0], "Dave", NULL);
+	chat_send_nick(cs[0], "Dave", NULL);
 	chat_expect_presence(cs[0], "lobby", "nick", "Dave", nicks[0]);
 	chat_expect_presence(cs[1], "lobby", "nick", "Dave", nicks[0]);
 	json_decref(chat_join(cs[0], "jn"));

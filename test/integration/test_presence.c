@@ -23,19 +23,6 @@ teardown(void **state)
 	return chat_fixture_teardown(state);
 }
 
-static void
-leave(struct ws_client *c, const char *room)
-{
-	json_t *m;
-
-	assert_int_equal(ws_send_pack(c, "{s:s, s:s}", "type", "leave", "room",
-				      room),
-			 0);
-	m = ws_expect_type(c, "left", CHAT_TIMEOUT_MS, WS_STRICT);
-	assert_string_equal(jstr(m, "room"), room);
-	json_decref(m);
-}
-
 /*
  * Reads presence frames from c until `n` with event `event` and nick
  * `nick` arrived, for the rooms listed (each exactly once, any order);
@@ -100,7 +87,7 @@ CHAT_TEST(test_presence_join_and_leave_of_a_room)
 	json_decref(chat_join(cs[0], "pr"));
 	json_decref(chat_join(cs[1], "pr"));
 	chat_expect_presence(cs[0], "pr", "join", nicks[1], NULL);
-	leave(cs[1], "pr");
+	chat_leave(cs[1], "pr");
 	chat_expect_presence(cs[0], "pr", "leave", nicks[1], NULL);
 	/* Not a member of pr: hears nothing of it. */
 	chat_expect_quiet(cs[2], CHAT_QUIET_MS);
@@ -164,7 +151,7 @@ CHAT_TEST(test_presence_nick_change_reaches_every_room_and_self)
 	json_decref(chat_join(cs[1], "pn"));
 	json_decref(chat_join(cs[2], "pn"));
 	chat_expect_presence(cs[1], "pn", "join", nicks[2], NULL);
-	leave(cs[2], "lobby");
+	chat_leave(cs[2], "lobby");
 	chat_expect_presence(cs[0], "lobby", "leave", nicks[2], NULL);
 	chat_expect_presence(cs[1], "lobby", "leave", nicks[2], NULL);
 
@@ -200,7 +187,7 @@ CHAT_TEST(test_presence_nick_change_reaches_every_room_and_self)
 				    NULL));
 	json_decref(chat_expect_msg(cs[2], "pn", "Renamed_1", "from the new me",
 				    NULL));
-	leave(cs[1], "pn");
+	chat_leave(cs[1], "pn");
 	chat_expect_presence(cs[2], "pn", "leave", "Renamed_1", NULL);
 	chat_close_all(cs, 3);
 }

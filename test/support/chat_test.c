@@ -283,6 +283,35 @@ chat_join_at(const char *file, int line, struct ws_client *c, const char *room,
 }
 
 void
+chat_leave_at(const char *file, int line, struct ws_client *c,
+	      const char *room)
+{
+	json_t *m;
+
+	if (ws_send_pack(c, "{s:s, s:s}", "type", "leave", "room", room) < 0)
+		FAIL_AT(file, line, "sending leave %s failed", room);
+	m = ws_expect_type_at(file, line, c, "left", CHAT_TIMEOUT_MS,
+			      WS_STRICT);
+	expect_str_eq(file, line, m, "room", room);
+	json_decref(m);
+}
+
+void
+chat_send_nick_at(const char *file, int line, struct ws_client *c,
+		  const char *nick, const char *cid)
+{
+	json_t *req = json_pack("{s:s, s:s}", "type", "nick", "nick", nick);
+
+	if (!req)
+		FAIL_AT(file, line, "cannot build a nick request");
+	if (cid)
+		json_object_set_new(req, "cid", json_string(cid));
+	if (ws_send_json(c, req) < 0)
+		FAIL_AT(file, line, "sending nick %s failed", nick);
+	json_decref(req);
+}
+
+void
 chat_say_at(const char *file, int line, struct ws_client *c, const char *room,
 	    const char *text, const char *cid)
 {

@@ -124,6 +124,18 @@ json_t *chat_join_at(const char *file, int line, struct ws_client *c,
 		     const char *room, const char *nick, long long since,
 		     json_t **joined_out);
 
+/* Sends a leave of room and checks that the next frame is its "left". */
+#define chat_leave(c, room) chat_leave_at(__FILE__, __LINE__, (c), (room))
+void chat_leave_at(const char *file, int line, struct ws_client *c,
+		   const char *room);
+
+/* Sends {"type":"nick","nick":nick,"cid":cid?}; the answer is the
+ * caller's to read. */
+#define chat_send_nick(c, nick, cid)                                          \
+	chat_send_nick_at(__FILE__, __LINE__, (c), (nick), (cid))
+void chat_send_nick_at(const char *file, int line, struct ws_client *c,
+		       const char *nick, const char *cid);
+
 /* Sends {"type":"message","text":text,"room":room?,"cid":cid?}. */
 #define chat_say(c, room, text, cid)                                          \
 	chat_say_at(__FILE__, __LINE__, (c), (room), (text), (cid))
