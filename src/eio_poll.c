@@ -11,6 +11,7 @@
 
 #include "chat.h"
 #include "chat_proto.h"
+#include "http.h"
 #include "log.h"
 #include "msg.h"
 #include "msgq.h"
@@ -33,7 +34,6 @@
  * timeout at every piece, so a trickle would hold a header table for
  * good). */
 #define POST_DEADLINE_MS 10000
-#define HEAD_ROOM 2048 /* ours plus the security headers lws adds */
 
 #define TYPE_PACKETS "text/plain; charset=UTF-8"
 #define TYPE_JSON "application/json"
@@ -121,35 +121,12 @@ respond(struct eio_poll_req *req, unsigned code, const char *type,
 {
 	struct lws *wsi = req->wsi;
 	bool head = req->head;
-	size_t size = LWS_PRE + HEAD_ROOM + len;
-	unsigned char *buf = malloc(size), *start, *p, *end;
-	int n = -1;
 
 	eio_poll_req_reset(req);
-	if (!buf)
-		return -1;
 	/* A client that does not read its answer is dropped: lws replaces
 	 * this with its keep-alive timeout once the answer is out. */
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, ANSWER_TIMEOUT_SECS);
-	start = p = &buf[LWS_PRE];
-	end = &buf[size - 1];
-	if (!lws_add_http_common_headers(wsi, code, type, len, &p, end) &&
-	    !lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					  (const unsigned char *)"no-store", 8,
-					  &p, end) &&
-	    !lws_finalize_http_header(wsi, &p, end) &&
-	    (size_t)(end - p) >= len) {
-		if (!head) { /* HEAD: the headers a GET would get, alone */
-			memcpy(p, body, len);
-			p += len;
-		}
-		n = lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
-			      LWS_WRITE_HTTP_FINAL);
-	}
-	free(buf);
-	if (n < 0)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return http_respond(wsi, head, code, type, body, len);
 }
 
 static int
@@ -194,6 +171,14 @@ bye_expired(lws_sorted_usec_list_t *sul)
 	poll_free(lws_container_of(sul, struct eio_poll, timer));
 }
 
+/* An ended session waits this long for its last poll, then goes. */
+static void
+expire_later(struct eio_poll *p)
+{
+	lws_sul_schedule(p->polls->context, 0, &p->timer, bye_expired,
+			 (lws_usec_t)BYE_GRACE_SECS * LWS_US_PER_SEC);
+}
+
 /*
  * Runs from a timer, not from session_close: the chat is still using the
  * session when it asks for the close. The client learns of it from its
@@ -227,8 +212,7 @@ end_now(lws_sorted_usec_list_t *sul)
 	if (p->get)
 		lws_callback_on_writable(p->get->wsi);
 	else
-		lws_sul_schedule(p->polls->context, 0, &p->timer, bye_expired,
-				 (lws_usec_t)BYE_GRACE_SECS * LWS_US_PER_SEC);
+		expire_later(p);
 }
 
 void
@@ -599,8 +583,7 @@ eio_poll_req_reset(struct eio_poll_req *req)
 	/* An ended session's last poll gone unanswered (its connection
 	 * closed): the next one has the grace to come. */
 	if (p && p->get == req && p->ended)
-		lws_sul_schedule(p->polls->context, 0, &p->timer, bye_expired,
-				 (lws_usec_t)BYE_GRACE_SECS * LWS_US_PER_SEC);
+		expire_later(p);
 	if (p && p->get == req)
 		p->get = NULL;
 	if (p && p->post == req)

@@ -159,14 +159,13 @@ finish(struct lws *wsi, unsigned char *start, unsigned char *p)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* A small response; HEAD gets its headers alone. allow: an Allow value. */
+/* A response of len body bytes; HEAD gets its headers alone. allow: an
+ * Allow value. */
 static int
 compose(struct lws *wsi, bool head, unsigned code, const char *allow,
-	const char *type, const char *body, unsigned char **p,
+	const char *type, const char *body, size_t len, unsigned char **p,
 	unsigned char *end)
 {
-	size_t len = strlen(body);
-
 	if (lws_add_http_common_headers(wsi, code, type, len, p, end) ||
 	    add_header(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, "no-store", p,
 		       end) ||
@@ -189,10 +188,28 @@ send_whole(struct lws *wsi, bool head, unsigned code, const char *allow,
 	unsigned char buf[LWS_PRE + HTTP_HEAD_ROOM];
 	unsigned char *start = &buf[LWS_PRE], *p = start;
 
-	if (compose(wsi, head, code, allow, type, body, &p,
+	if (compose(wsi, head, code, allow, type, body, strlen(body), &p,
 		    &buf[sizeof(buf) - 1]))
 		return -1;
 	return finish(wsi, start, p);
+}
+
+int
+http_respond(struct lws *wsi, bool head, unsigned code, const char *type,
+	     const char *body, size_t len)
+{
+	size_t size = LWS_PRE + HTTP_HEAD_ROOM + len;
+	unsigned char *buf = malloc(size), *p;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	p = &buf[LWS_PRE];
+	if (!compose(wsi, head, code, NULL, type, body, len, &p,
+		     &buf[size - 1]))
+		rc = finish(wsi, &buf[LWS_PRE], p);
+	free(buf);
+	return rc;
 }
 
 static int
@@ -427,23 +444,17 @@ send_metrics(struct lws *wsi, bool head, const char *chat_vhost)
 		lws_get_vhost_by_name(lws_get_context(wsi), chat_vhost);
 	const struct lws_protocols *proto =
 		vh ? lws_vhost_name_to_protocol(vh, CHAT_PROTOCOL_NAME) : NULL;
-	size_t len = 0, size;
+	size_t len = 0;
 	char *text = metrics_render(proto ? chat_proto_chat(vh, proto) : NULL,
 				    &len);
-	unsigned char *buf, *p;
-	int rc = -1;
+	int rc;
 
-	size = LWS_PRE + HTTP_HEAD_ROOM + len;
-	buf = text ? malloc(size) : NULL;
-	if (buf) {
-		p = &buf[LWS_PRE];
-		if (!compose(wsi, head, HTTP_STATUS_OK, NULL,
-			     METRICS_CONTENT_TYPE, text, &p, &buf[size - 1]))
-			rc = finish(wsi, &buf[LWS_PRE], p);
-	} else {
+	if (!text) {
 		log_warn("out of memory rendering /metrics; connection closed");
+		return -1;
 	}
-	free(buf);
+	rc = http_respond(wsi, head, HTTP_STATUS_OK, METRICS_CONTENT_TYPE,
+			  text, len);
 	free(text);
 	return rc;
 }
@@ -523,7 +534,8 @@ on_connect(struct lws *wsi)
 	unsigned char *start = &buf[LWS_PRE], *p = start;
 
 	if (!compose(wsi, false, HTTP_STATUS_METHOD_NOT_ALLOWED, HTTP_ALLOW,
-		     HTTP_TEXT, "Method Not Allowed\n", &p,
+		     HTTP_TEXT, "Method Not Allowed\n",
+		     sizeof("Method Not Allowed\n") - 1, &p,
 		     &buf[sizeof(buf) - 1]))
 		lws_write(wsi, start, (size_t)lws_ptr_diff(p, start),
 			  LWS_WRITE_RAW);

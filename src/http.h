@@ -9,6 +9,7 @@
 #define CHAT_HTTP_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -37,6 +38,15 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
  */
 struct lws_vhost *http_metrics_vhost_create(struct lws_context *context,
 					    const char *chat_vhost);
+
+/*
+ * Answers wsi's request, whole, from LWS_CALLBACK_HTTP or a later callback
+ * of the same request: code, type, "Cache-Control: no-store" and len body
+ * bytes (none for HEAD), then the transaction completes, which may free
+ * the connection's per-session storage. Returns 0, or -1 to hang up.
+ */
+int http_respond(struct lws *wsi, bool head, unsigned code, const char *type,
+		 const char *body, size_t len);
 
 /*
  * Resolves a request path (as lws decoded it) under root, the resolved
