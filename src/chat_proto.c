@@ -581,18 +581,25 @@ dialect_word(const struct session *s)
 	return s->dialect == SESSION_SOCKETIO ? "socket.io " : "";
 }
 
+/* The address a session is counted under; "" before it is. */
+static const char *
+peer_of(const struct session *s)
+{
+	return s->addr ? s->addr : "";
+}
+
 static void
 log_connect(const struct session *s)
 {
 	const struct log_field f[] = { LOG_NUM("session", s->id),
-				       LOG_STR("peer", s->addr),
+				       LOG_STR("peer", peer_of(s)),
 				       LOG_STR("nick", s->nick),
 				       LOG_STR("dialect", "socket.io") };
 	size_t nf = LOG_NFIELDS(f) - (s->dialect != SESSION_SOCKETIO);
 
 	log_event(LOG_LEVEL_INFO, "connect", f, nf,
 		  "session %llu: %sconnected from %s as %s",
-		  (unsigned long long)s->id, dialect_word(s), s->addr,
+		  (unsigned long long)s->id, dialect_word(s), peer_of(s),
 		  s->nick);
 }
 
@@ -606,7 +613,7 @@ log_disconnect(const struct session *s)
 	const char *reason = s->end_code && s->end_reason ? s->end_reason
 				: s->end_code ? "" : "connection lost";
 	const struct log_field f[] = { LOG_NUM("session", s->id),
-				       LOG_STR("peer", s->addr),
+				       LOG_STR("peer", peer_of(s)),
 				       LOG_STR("nick", s->nick),
 				       LOG_NUM("duration_ms", ms),
 				       LOG_NUM("code", code),
@@ -617,7 +624,7 @@ log_disconnect(const struct session *s)
 	log_event(LOG_LEVEL_INFO, "disconnect", f, nf,
 		  "session %llu: %sdisconnected from %s (%s) after "
 		  "%lld.%03lld s, close %u%s%s",
-		  (unsigned long long)s->id, dialect_word(s), s->addr, s->nick,
+		  (unsigned long long)s->id, dialect_word(s), peer_of(s), s->nick,
 		  (long long)(ms / 1000), (long long)(ms % 1000), code,
 		  *reason ? ": " : "", reason);
 }
@@ -644,7 +651,8 @@ int
 chat_proto_session_begin(struct lws *wsi, struct session *s)
 {
 	struct chat_vhd *vhd = vhd_of_wsi(wsi);
-	char addr[sizeof(s->addr)];
+	char addr[CONN_LIMITS_ADDR_MAX];
+	const char *counted;
 	struct jwt_claims *claims = NULL;
 	int rc;
 
@@ -665,7 +673,8 @@ chat_proto_session_begin(struct lws *wsi, struct session *s)
 			return -1;
 		}
 	}
-	if (conn_limits_add(&vhd->limits, addr)) {
+	counted = conn_limits_add(&vhd->limits, addr);
+	if (!counted) {
 		jwt_claims_free(claims);
 		return -1;
 	}
@@ -674,7 +683,7 @@ chat_proto_session_begin(struct lws *wsi, struct session *s)
 		jwt_claims_free(claims);
 		return -1;
 	}
-	memcpy(s->addr, addr, sizeof(addr));
+	s->addr = counted;
 	/* As the classic socket.io chat says "a user connected". */
 	s->connected_ms = chat_now_ms();
 	log_connect(s);
@@ -813,9 +822,11 @@ chat_proto_session_end(struct session *s)
 		chat_stats_count_close(&s->chat->stats,
 				       s->end_code ? s->end_code : 1006);
 	}
-	if (vhd && s->addr[0])
+	/* After the log line: the last session from an address takes the
+	 * table's copy of it along. */
+	if (vhd && s->addr)
 		conn_limits_remove(&vhd->limits, s->addr);
-	s->addr[0] = '\0';
+	s->addr = NULL;
 	chat_disconnect(s);
 }
 

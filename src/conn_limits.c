@@ -36,15 +36,15 @@ conn_limits_admit(const struct conn_limits *l, const char *addr)
 	return !l->max_per_addr || count_of(l, addr) < l->max_per_addr;
 }
 
-int
+const char *
 conn_limits_add(struct conn_limits *l, const char *addr)
 {
 	uintptr_t n = count_of(l, addr) + 1;
 
 	if (dict_set(&l->per_addr, addr, (void *)n))
-		return -ENOMEM;
+		return NULL;
 	l->total++;
-	return 0;
+	return dict_key(&l->per_addr, addr);
 }
 
 void

@@ -27,8 +27,13 @@ void conn_limits_fini(struct conn_limits *l);
 /* Whether one more session from addr stays within both limits. */
 bool conn_limits_admit(const struct conn_limits *l, const char *addr);
 
-/* Counts a session from addr. Returns 0, or -ENOMEM with nothing counted. */
-int conn_limits_add(struct conn_limits *l, const char *addr);
+/*
+ * Counts a session from addr. Returns the table's copy of addr, which
+ * stays valid while that session is counted (a session keeps it rather
+ * than a 64-byte copy of its own), or NULL out of memory with nothing
+ * counted.
+ */
+const char *conn_limits_add(struct conn_limits *l, const char *addr);
 /* Uncounts one session from addr (which conn_limits_add counted). */
 void conn_limits_remove(struct conn_limits *l, const char *addr);
 

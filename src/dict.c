@@ -218,6 +218,14 @@ dict_set(struct dict *d, const char *key, void *value)
 	return 0;
 }
 
+const char *
+dict_key(const struct dict *d, const char *key)
+{
+	struct dict_entry **pe = find_slot(d, key, hash_key(d, key));
+
+	return pe ? (*pe)->key : NULL;
+}
+
 void *
 dict_del(struct dict *d, const char *key)
 {

@@ -32,6 +32,9 @@ void dict_fini(struct dict *d);
 void *dict_get(const struct dict *d, const char *key);
 /* Adds or replaces. Returns 0, or -ENOMEM with the table unchanged. */
 int dict_set(struct dict *d, const char *key, void *value);
+/* The table's own copy of key, valid until that entry is deleted; NULL
+ * when absent. */
+const char *dict_key(const struct dict *d, const char *key);
 /* Returns the removed value, or NULL when absent. */
 void *dict_del(struct dict *d, const char *key);
 

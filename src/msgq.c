@@ -9,6 +9,10 @@
 #include "msg.h"
 
 #define MSGQ_MIN_CAP 8
+/* Larger rings are not remembered: a session that once had a deep backlog
+ * would otherwise allocate it for every later burst. 64 slots is 512 bytes
+ * and two full S2 windows. */
+#define MSGQ_REGROW_MAX 64
 
 void
 msgq_init(struct msgq *q, size_t max_bytes)
@@ -24,13 +28,14 @@ msgq_fini(struct msgq *q)
 	while ((m = msgq_pop(q)))
 		msg_unref(m);
 	free(q->slots);
-	msgq_init(q, q->max_bytes);
+	*q = (struct msgq){ .max_bytes = q->max_bytes };
 }
 
 static int
 grow(struct msgq *q)
 {
-	unsigned cap = q->cap ? q->cap * 2 : MSGQ_MIN_CAP;
+	unsigned cap = q->cap ? q->cap * 2
+			      : q->drained_cap ? q->drained_cap : MSGQ_MIN_CAP;
 	struct msg **slots = malloc(cap * sizeof(*slots));
 
 	if (!slots)
@@ -84,6 +89,8 @@ msgq_pop(struct msgq *q)
 	 * the time, and 10,000 of them holding 8 slots each is 0.8 MB of
 	 * nothing; a busy one pays a malloc per flush, not per frame. */
 	if (!q->count) {
+		q->drained_cap = q->cap < MSGQ_REGROW_MAX ? q->cap
+							  : MSGQ_REGROW_MAX;
 		free(q->slots);
 		q->slots = NULL;
 		q->cap = 0;

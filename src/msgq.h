@@ -3,8 +3,10 @@
  *
  * Lifetime: a successful push takes a reference; a push that would go over the
  * byte bound fails and takes nothing; pop hands the reference to the caller.
- * The ring starts empty with no storage and grows by doubling, so an idle
- * session costs no queue memory and a busy one stops allocating once grown.
+ * The ring starts empty with no storage and grows by doubling. A drained ring
+ * is freed, so an idle session costs no queue memory; the next push
+ * allocates the size it had, so a busy one pays one malloc per burst, not
+ * one per doubling.
  */
 #ifndef CHAT_MSGQ_H
 #define CHAT_MSGQ_H
@@ -17,6 +19,9 @@ struct msg;
 struct msgq {
 	struct msg **slots;
 	unsigned head, count, cap;
+	/* The capacity the ring had when it last drained (at most
+	 * MSGQ_REGROW_MAX): a busy session regrows to it in one step. */
+	unsigned drained_cap;
 	size_t bytes;     /* payload bytes queued */
 	size_t max_bytes; /* bound checked on push */
 };

@@ -59,29 +59,42 @@ struct session {
 	 * it probes, or took over, that polling session (the upgrade). */
 	struct eio_poll *upgrade_of;
 	uint64_t id;
-	/* enum session_dialect: set by the transport before chat_connect(),
-	 * fixed for the session's life. */
-	unsigned char dialect;
-	/* socket.io sessions (socketio.c). */
-	struct {
-		bool connected; /* to the main namespace, "/" */
-		bool acking;    /* the event in hand asked for an ack */
-		uint64_t ack_id;
-	} sio;
 	int64_t last_seen_ms; /* last frame of any kind from the client */
 	int64_t connected_ms; /* for the disconnect log line */
-	uint16_t end_code;    /* the close code it ended with; 0: none yet */
-	const char *end_reason; /* static string: why, for the log */
 	int64_t ping_sent_ms; /* last keepalive ping, 0 when none */
+	const char *end_reason; /* static string: why it ended, for the log */
+	const char *close_reason; /* static string */
 	struct room **rooms; /* join order; the last one is the current room */
 	int64_t *typing_ms;  /* beside rooms: when typing was last relayed */
 	unsigned nrooms, rooms_cap;
-	struct ratelimit rl; /* request budget */
-	struct stalled_request *stalled, *stalled_tail; /* oldest first */
 	unsigned nstalled;
+	struct stalled_request *stalled, *stalled_tail; /* oldest first */
+	struct ratelimit rl; /* request budget */
 	struct msgq q;
 	char *rx; /* reassembly of a fragmented inbound message */
 	size_t rx_len, rx_cap;
+	/* Other sessions holding the same nick: tabs of one token's sub
+	 * (nicks.c). */
+	struct session *nick_prev, *nick_next;
+	/* The handshake's token (--jwt-secret-file), owned: the nick is its
+	 * sub and may not change, and its rooms bound the joins. NULL
+	 * without token auth. */
+	struct jwt_claims *claims;
+	/* The client's address as connection limits count it, owned by
+	 * them (conn_limits_add); NULL when not counted. Set by the
+	 * transport. */
+	const char *addr;
+	/* socket.io sessions (socketio.c). */
+	struct {
+		uint64_t ack_id;
+		bool connected; /* to the main namespace, "/" */
+		bool acking;    /* the event in hand asked for an ack */
+	} sio;
+	uint16_t end_code;   /* the close code it ended with; 0: none yet */
+	uint16_t close_code; /* the one staged (closing) */
+	/* enum session_dialect: set by the transport before chat_connect(),
+	 * fixed for the session's life. */
+	unsigned char dialect;
 	/* The transport's batching marks (chat_proto.c): in this loop
 	 * turn's list of sessions that sent input, of those given frames
 	 * during a flush, and whether the last read delivered a frame. */
@@ -92,19 +105,7 @@ struct session {
 	bool claiming;
 	bool closing; /* a close was staged: send it nothing more */
 	bool close_started; /* the transport is sending the close frame */
-	uint16_t close_code;
-	const char *close_reason; /* static string */
 	char nick[NAME_NICK_MAX + 1];
-	/* Other sessions holding the same nick: tabs of one token's sub
-	 * (nicks.c). */
-	struct session *nick_prev, *nick_next;
-	/* The handshake's token (--jwt-secret-file), owned: the nick is its
-	 * sub and may not change, and its rooms bound the joins. NULL
-	 * without token auth. */
-	struct jwt_claims *claims;
-	/* The client's address as connection limits count it ("" when not
-	 * counted); set by the transport. */
-	char addr[64];
 };
 
 /*

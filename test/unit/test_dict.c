@@ -152,6 +152,36 @@ test_dict_owns_a_copy_of_the_key(void **state)
 	assert_null(dict_get(d, key));
 }
 
+/* dict_key hands out the table's own copy, alive until the entry goes. */
+static void
+test_dict_key_is_the_tables_copy(void **state)
+{
+	struct dict *d = *state;
+	char key[16] = "10.0.0.1";
+	const char *kept;
+
+	assert_null(dict_key(d, key));
+	assert_int_equal(dict_set(d, key, &vals[1]), 0);
+	kept = dict_key(d, key);
+	assert_non_null(kept);
+	assert_ptr_not_equal(kept, key);
+	assert_string_equal(kept, "10.0.0.1");
+	/* Replacing the value keeps the entry, so the copy too. */
+	assert_int_equal(dict_set(d, "10.0.0.1", &vals[2]), 0);
+	assert_ptr_equal(dict_key(d, "10.0.0.1"), kept);
+	/* Growth relinks entries without moving them. */
+	for (int i = 0; i < 1000; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i);
+		assert_int_equal(dict_set(d, k, &vals[0]), 0);
+	}
+	assert_ptr_equal(dict_key(d, "10.0.0.1"), kept);
+	assert_string_equal(kept, "10.0.0.1");
+	dict_del(d, "10.0.0.1");
+	assert_null(dict_key(d, "10.0.0.1"));
+}
+
 static void
 test_dict_empty_and_long_keys(void **state)
 {
@@ -388,6 +418,8 @@ main(void)
 		T(test_dict_del_returns_value_and_removes_only_that_key),
 		TN(test_dict_del_returns_value_and_removes_only_that_key),
 		T(test_dict_owns_a_copy_of_the_key),
+		T(test_dict_key_is_the_tables_copy),
+		TN(test_dict_key_is_the_tables_copy),
 		T(test_dict_empty_and_long_keys),
 		T(test_dict_case_sensitive_table_keeps_cases_apart),
 		TN(test_dict_nocase_table_matches_any_case),

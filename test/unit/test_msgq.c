@@ -361,6 +361,41 @@ test_msgq_reusable_after_draining_a_grown_ring(void **state)
 	pop_expect(fx, more, 30);
 }
 
+/* A drained ring is freed (idle sessions hold none), and the next push
+ * allocates the size it had, at most 64 slots, in one step. */
+static void
+test_msgq_drained_ring_is_freed_and_regrows_in_one_step(void **state)
+{
+	struct fx *fx = *state;
+	static struct msg *ms[200], *one[2];
+
+	fx->q.max_bytes = 1 << 20;
+	push_n(fx, ms, 32, 0, 2);
+	assert_int_equal(fx->q.cap, 32);
+	pop_expect(fx, ms, 32);
+	assert_null(fx->q.slots);
+	assert_int_equal(fx->q.cap, 0);
+	push_n(fx, one, 1, 500, 2);
+	assert_int_equal(fx->q.cap, 32);
+	pop_expect(fx, one, 1);
+
+	/* A deep backlog is not remembered whole. */
+	push_n(fx, ms, 200, 1000, 2);
+	assert_int_equal(fx->q.cap, 256);
+	pop_expect(fx, ms, 200);
+	push_n(fx, one + 1, 1, 2000, 2);
+	assert_int_equal(fx->q.cap, 64);
+	pop_expect(fx, one + 1, 1);
+
+	/* fini forgets it: a fresh queue starts at the minimum. */
+	push_n(fx, ms, 20, 3000, 2);
+	msgq_fini(&fx->q);
+	assert_int_equal(fx->q.max_bytes, 1 << 20);
+	push_n(fx, ms, 1, 4000, 2);
+	assert_int_equal(fx->q.cap, 8);
+	pop_expect(fx, ms, 1);
+}
+
 /* A long interleaving of pushes and pops checked against a plain array:
  * any slip in head/count/cap arithmetic shows up as a wrong msg. */
 static void
@@ -480,6 +515,7 @@ main(void)
 		T(test_msgq_grows_while_wrapped_keeping_order),
 		T(test_msgq_grows_past_8_16_and_64_entries),
 		T(test_msgq_reusable_after_draining_a_grown_ring),
+		T(test_msgq_drained_ring_is_freed_and_regrows_in_one_step),
 		T(test_msgq_random_push_pop_matches_model),
 		T(test_msgq_fini_drops_every_queued_ref),
 		T(test_msgq_fini_on_empty_queue_is_harmless),
