@@ -1,7 +1,7 @@
 /*
  * lws glue for the "chat" protocol: per-vhost chat state in the vhd, a
- * struct session as the per-session storage, the flush at the end of each
- * loop turn (its writes go out at once; any others from SERVER_WRITEABLE),
+ * struct session as the per-session storage, lws's reasons handed to the
+ * loop turn's batch (batch.c: reads, one flush, writes) and to the chat,
  * and reassembly of fragmented messages. Both endpoints come here: /chat
  * (protocol v1, chat.c) and /socket.io/ (socketio.c), told apart by path;
  * socket.io's HTTP long-polling sessions (eio_poll.c) come through the
@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "chat.h"
 #include "cluster.h"
 #include "conn_limits.h"
@@ -30,25 +31,14 @@
 #include "upgrade.h"
 #include "ws_rules.h"
 
-/* A list of sessions the flush works through; see flush(). */
-struct session_list {
-	struct session **v;
-	unsigned n, cap;
-};
-
 struct chat_vhd {
 	struct chat chat;
 	struct conn_limits limits;
 	struct lws_context *context;
-	bool flush_wanted; /* messages wait for chat_proto_end_of_turn */
-	struct session_list readers; /* sent input since the last flush */
-	struct session_list writers; /* given frames by the running flush */
-	bool flushing;
+	struct batch batch; /* the loop turn's reads, flush and writes */
 	lws_sorted_usec_list_t tick_timer; /* keepalive pings */
 	const struct auth *auth; /* token auth; NULL when off */
 	struct eio_polls polls; /* socket.io sessions polled over HTTP */
-	/* Where a session's pending frames are gathered for one write. */
-	unsigned char gather[LWS_PRE + CHAT_PROTO_WRITE_BOUND];
 };
 
 /* How long a staged close may wait on a client that does not read: its
@@ -62,53 +52,14 @@ vhd_of(struct session *s)
 	return lws_container_of(s->chat, struct chat_vhd, chat);
 }
 
-static int
-list_add(struct session_list *l, struct session *s)
-{
-	if (l->n == l->cap) {
-		unsigned cap = l->cap ? l->cap * 2 : 64;
-		struct session **v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = s;
-	return 0;
-}
-
-static void
-list_remove(struct session_list *l, struct session *s)
-{
-	for (unsigned i = 0; i < l->n; i++)
-		if (l->v[i] == s) {
-			l->v[i] = l->v[--l->n];
-			return;
-		}
-}
-
-/*
- * During a flush, a session given frames is written to at its end, all
- * of its frames in one write, without a trip through poll() for POLLOUT
- * (write_through). Any other time, lws calls back when it may write.
- */
+/* A polled session's frames wait for its next poll (eio_poll.c). */
 static void
 wake(struct session *s)
 {
-	struct chat_vhd *vhd = vhd_of(s);
-
-	if (s->poll) {
+	if (s->poll)
 		eio_poll_wake(s);
-		return;
-	}
-	if (vhd->flushing && !s->got_frames &&
-	    !list_add(&vhd->writers, s)) {
-		s->got_frames = true;
-		return;
-	}
-	if (!s->got_frames)
-		lws_callback_on_writable(s->conn);
+	else
+		batch_wake(&vhd_of(s)->batch, s);
 }
 
 static void
@@ -125,144 +76,19 @@ close_later(struct session *s)
 	lws_set_timeout(s->conn, PENDING_TIMEOUT_LAGGING, CLOSE_GRACE_SECS);
 }
 
-static int write_queued(struct lws *wsi, struct chat_vhd *vhd,
-			struct session *s);
-
-/* Every turn: requests other than messages (join, typing) flush on their
- * own, so the list would otherwise keep them until the next message. */
-static void
-clear_readers(struct chat_vhd *vhd)
-{
-	for (unsigned i = 0; i < vhd->readers.n; i++)
-		vhd->readers.v[i]->had_input = false;
-	vhd->readers.n = 0;
-}
-
-/*
- * lws reads at most a connection's rx buffer (CHAT_PROTO_RX_BUFFER, kept
- * small for idle memory) per POLLIN and then goes back to poll(). Before
- * a flush, each session that sent input this turn is read on to the end
- * (or DRAIN_READS_MAX more buffers), through lws_service_fd as if poll()
- * had said POLLIN: so one flush, one commit and one write per recipient
- * cover all the messages already waiting, not the first few of them.
- */
-#define DRAIN_READS_MAX 64
-
-/* True when session s is still at index i of the list: lws_service_fd can
- * close and free it, and chat_proto_session_end then moves the last one
- * into slot i. */
-static bool
-still_at(const struct session_list *l, unsigned i, const struct session *s)
-{
-	return i < l->n && l->v[i] == s;
-}
-
-static void
-drain_readers(struct chat_vhd *vhd)
-{
-	bool more = false;
-	unsigned i = 0;
-
-	while (i < vhd->readers.n) {
-		struct session *s = vhd->readers.v[i];
-		int reads = 0;
-
-		for (; reads < DRAIN_READS_MAX; reads++) {
-			struct lws_pollfd pfd = {
-				.fd = lws_get_socket_fd(s->conn),
-				.events = LWS_POLLIN,
-				.revents = LWS_POLLIN,
-			};
-			int rc;
-
-			if (s->closing || s->stalled || pfd.fd < 0)
-				break;
-			s->read_something = false;
-			/* Nonzero: lws is closing it, or has freed it. */
-			rc = lws_service_fd(vhd->context, &pfd);
-			if (!still_at(&vhd->readers, i, s) || rc ||
-			    !s->read_something)
-				break;
-		}
-		if (!still_at(&vhd->readers, i, s))
-			continue; /* freed: slot i holds another session now */
-		more |= reads == DRAIN_READS_MAX;
-		i++;
-	}
-	clear_readers(vhd);
-	/* Input left for the next turn may sit where poll cannot see it
-	 * (inside OpenSSL): wake lws so it looks. */
-	if (more)
-		lws_cancel_service(vhd->context);
-}
-
-/*
- * Writes each session the flush gave frames to, now: its queue was just
- * filled and poll() would only say what is known, that the socket takes
- * them. A socket lws still holds bytes for waits for POLLOUT as before.
- * Sessions are not closed here (no callback to return -1 from): a failed
- * write marks the connection for lws to close.
- */
-static void
-write_through(struct chat_vhd *vhd)
-{
-	for (unsigned i = 0; i < vhd->writers.n; i++) {
-		struct session *s = vhd->writers.v[i];
-		struct lws *wsi = s->conn;
-
-		s->got_frames = false;
-		if (s->close_started)
-			continue;
-		if (s->closing || lws_partial_buffered(wsi)) {
-			lws_callback_on_writable(wsi);
-			continue;
-		}
-		if (write_queued(wsi, vhd, s) < 0)
-			lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
-					LWS_TO_KILL_ASYNC);
-	}
-	vhd->writers.n = 0;
-}
-
-/* Reads what waits, commits and fans out, then writes what it queued. */
-static void
-flush(struct chat_vhd *vhd)
-{
-	vhd->flush_wanted = false;
-	drain_readers(vhd);
-	vhd->flushing = true;
-	chat_flush(&vhd->chat);
-	vhd->flushing = false;
-	write_through(vhd);
-}
-
-/* A flush runs at the end of the loop turn (chat_proto_end_of_turn): one
- * commit and one write per recipient for every message of the turn. */
 static void
 schedule_flush(struct chat *c)
 {
-	lws_container_of(c, struct chat_vhd, chat)->flush_wanted = true;
+	batch_want_flush(&lws_container_of(c, struct chat_vhd, chat)->batch);
 }
-
-/* A flush can make more to flush (a stalled request resumed by a write);
- * past this many rounds the rest waits for the next turn, woken at once. */
-#define FLUSH_ROUNDS_MAX 8
 
 void
 chat_proto_end_of_turn(struct lws_vhost *vh, const struct lws_protocols *proto)
 {
 	struct chat_vhd *vhd = lws_protocol_vh_priv_get(vh, proto);
 
-	if (!vhd)
-		return;
-	for (int round = 0; vhd->flush_wanted; round++) {
-		if (round == FLUSH_ROUNDS_MAX) {
-			lws_cancel_service(vhd->context);
-			break;
-		}
-		flush(vhd);
-	}
-	clear_readers(vhd);
+	if (vhd)
+		batch_end_of_turn(&vhd->batch);
 }
 
 /*
@@ -413,64 +239,18 @@ is_endpoint(struct lws *wsi, const struct chat_vhd *vhd)
 			      UPGRADE_NONE;
 }
 
-/*
- * Sends what is queued for s in one write: the frames are complete on the
- * wire already (msg_frame), so they go out with LWS_WRITE_RAW, which lws
- * 4.1 passes to the socket as it is. A single frame is written from its msg;
- * several are first gathered into the vhd's buffer, up to the write bound.
- * Whole frames only: lws keeps an unsent tail and sends it before anything
- * else, so frames are never interleaved with lws's own (pong, close).
- */
-static int
-write_queued(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
-{
-	unsigned char *out = &vhd->gather[LWS_PRE];
-	struct msg *m, *next;
-	size_t used = 0, len;
-	int n;
-
-	m = msgq_peek(&s->q);
-	if (!m)
-		return 0; /* spurious, or the queue was dropped */
-	next = msgq_peek_at(&s->q, 1);
-	if (!next ||
-	    msg_frame_len(m) + msg_frame_len(next) > CHAT_PROTO_WRITE_BOUND) {
-		m = msgq_pop(&s->q);
-		len = msg_frame_len(m);
-		n = lws_write(wsi, msg_frame(m), len, LWS_WRITE_RAW);
-		msg_unref(m);
-	} else {
-		while ((m = msgq_peek(&s->q)) &&
-		       used + msg_frame_len(m) <= CHAT_PROTO_WRITE_BOUND) {
-			memcpy(out + used, msg_frame(m), msg_frame_len(m));
-			used += msg_frame_len(m);
-			msg_unref(msgq_pop(&s->q));
-		}
-		len = used;
-		n = lws_write(wsi, out, len, LWS_WRITE_RAW);
-	}
-	if (n < (int)len)
-		return -1;
-	vhd->chat.stats.sent_bytes += len;
-	if (s->stalled)
-		chat_resume(s);
-	if (!msgq_is_empty(&s->q))
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
 static int
 on_writeable(struct lws *wsi, struct chat_vhd *vhd, struct session *s)
 {
 	if (s->close_started)
 		return 0; /* lws owns the connection's last writes */
 	if (!s->closing)
-		return write_queued(wsi, vhd, s);
+		return batch_write_queued(&vhd->batch, wsi, s);
 	/* A last frame staged with the close (session_close_after) goes
 	 * out first, then the close from the next callback. */
 	if (!msgq_is_empty(&s->q)) {
 		lws_callback_on_writable(wsi);
-		return write_queued(wsi, vhd, s);
+		return batch_write_queued(&vhd->batch, wsi, s);
 	}
 	return close_with(wsi, s, s->close_code, s->close_reason);
 }
@@ -531,12 +311,8 @@ on_receive(struct lws *wsi, struct session *s, const char *in, size_t len)
 	s->read_something = true;
 	if (s->dropping)
 		return drop_rest(wsi, s);
-	if (!s->had_input) {
-		struct chat_vhd *vhd = vhd_of(s);
-
-		/* Read on to the end before the next flush (drain_readers). */
-		s->had_input = !list_add(&vhd->readers, s);
-	}
+	/* Read on to the end before the next flush. */
+	batch_note_input(&vhd_of(s)->batch, s);
 	if (lws_frame_is_binary(wsi))
 		return close_with(wsi, s, CHAT_CLOSE_UNSUPPORTED,
 				  "binary frames are not supported");
@@ -813,10 +589,8 @@ chat_proto_session_end(struct session *s)
 {
 	struct chat_vhd *vhd = s->chat ? vhd_of(s) : NULL;
 
-	if (s->had_input)
-		list_remove(&vhd->readers, s);
-	if (s->got_frames)
-		list_remove(&vhd->writers, s);
+	if (vhd)
+		batch_forget(&vhd->batch, s);
 	if (s->chat) {
 		log_disconnect(s);
 		chat_stats_count_close(&s->chat->stats,
@@ -921,6 +695,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (!vhd)
 			return -1;
 		vhd->context = lws_get_context(wsi);
+		batch_init(&vhd->batch, vhd->context, &vhd->chat);
 		eio_polls_init(&vhd->polls, vhd->context);
 		if (env->auth && env->auth->enabled) {
 			vhd->auth = env->auth;
@@ -946,8 +721,7 @@ chat_proto_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (vhd) {
 			lws_sul_cancel(&vhd->tick_timer);
 			eio_polls_fini(&vhd->polls);
-			free(vhd->readers.v);
-			free(vhd->writers.v);
+			batch_fini(&vhd->batch);
 			if (vhd->chat.cluster)
 				cluster_attach(vhd->chat.cluster, NULL);
 			chat_fini(&vhd->chat);

@@ -30,7 +30,7 @@ struct chat_env {
  * per-thread CHAT_PROTO_READ_BUFFER); a message larger than it arrives
  * in pieces that session.c reassembles. Every connection holds it while
  * idle, so it is small: the flush reads a busy socket on to the end
- * itself (drain_readers in chat_proto.c), so little throughput is lost.
+ * itself (drain_readers in batch.c), so little throughput is lost.
  * 192 bytes hold a send request with a 100-character text in one piece;
  * measured in `make bench`, S2 throughput is the same as with 512 bytes
  * (128 cost 3-5%), and an idle connection takes 0.3 KiB less.
