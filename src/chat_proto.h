@@ -1,6 +1,9 @@
 /*
  * The "chat" lws protocol: turns lws callback reasons into chat calls and
- * does the writes. It holds no chat policy.
+ * does the writes. It holds no chat policy. Three files make it up:
+ * chat_proto.c (the callback), batch.c (each loop turn's reads, flush and
+ * writes) and admission.c (who may become a session, and a session's
+ * start and end).
  */
 #ifndef CHAT_PROTO_H
 #define CHAT_PROTO_H
