@@ -260,8 +260,6 @@ chat_proto_session_end(struct session *s)
 {
 	struct chat_vhd *vhd = s->chat ? chat_proto_vhd_of(s) : NULL;
 
-	if (vhd)
-		batch_forget(&vhd->batch, s);
 	if (s->chat) {
 		log_disconnect(s);
 		chat_stats_count_close(&s->chat->stats,
@@ -273,5 +271,8 @@ chat_proto_session_end(struct session *s)
 		conn_limits_remove(&vhd->limits, s->addr);
 	s->addr = NULL;
 	chat_disconnect(s);
+	/* Last: chat_disconnect flushes the chat, which may wake s again. */
+	if (vhd)
+		batch_forget(&vhd->batch, s);
 }
 

@@ -34,9 +34,9 @@ struct chat_env {
  * in pieces that session.c reassembles. Every connection holds it while
  * idle, so it is small: the flush reads a busy socket on to the end
  * itself (drain_readers in batch.c), so little throughput is lost.
- * 192 bytes hold a send request with a 100-character text in one piece;
- * measured in `make bench`, S2 throughput is the same as with 512 bytes
- * (128 cost 3-5%), and an idle connection takes 0.3 KiB less.
+ * 192 bytes hold a send request with up to about 100 bytes of text in one
+ * piece; measured in `make bench`, S2 throughput is the same as with 512
+ * bytes (128 cost 3-5%), and an idle connection takes 0.3 KiB less.
  */
 #define CHAT_PROTO_RX_BUFFER 192
 #define CHAT_PROTO_READ_BUFFER 65536

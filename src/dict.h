@@ -35,7 +35,8 @@ int dict_set(struct dict *d, const char *key, void *value);
 /* The table's own copy of key, valid until that entry is deleted; NULL
  * when absent. */
 const char *dict_key(const struct dict *d, const char *key);
-/* Returns the removed value, or NULL when absent. */
+/* Returns the removed value, or NULL when absent. key may be the table's
+ * own copy (dict_key): it is not read once the entry is freed. */
 void *dict_del(struct dict *d, const char *key);
 
 /* Calls fn for every entry; fn must not change the table. */

@@ -8,7 +8,7 @@
  * queue and frees what it owns, after which no pointer to it remains.
  *
  * Every connection holds one while idle, so the fields are ordered widest
- * first, leaving no padding, and nothing large is kept inline: 10,000
+ * first, leaving little padding, and nothing large is kept inline: 10,000
  * idle connections are one of the benchmark's targets (S4).
  */
 #ifndef CHAT_SESSION_H
@@ -72,6 +72,8 @@ struct session {
 	int64_t *typing_ms;  /* beside rooms: when typing was last relayed */
 	unsigned nrooms, rooms_cap;
 	unsigned nstalled;
+	uint16_t end_code;   /* the close code it ended with; 0: none yet */
+	uint16_t close_code; /* the one staged (closing) */
 	struct stalled_request *stalled, *stalled_tail; /* oldest first */
 	struct ratelimit rl; /* request budget */
 	struct msgq q;
@@ -94,12 +96,10 @@ struct session {
 		bool connected; /* to the main namespace, "/" */
 		bool acking;    /* the event in hand asked for an ack */
 	} sio;
-	uint16_t end_code;   /* the close code it ended with; 0: none yet */
-	uint16_t close_code; /* the one staged (closing) */
 	/* enum session_dialect: set by the transport before chat_connect(),
 	 * fixed for the session's life. */
 	unsigned char dialect;
-	/* The transport's batching marks (chat_proto.c): in this loop
+	/* The transport's batching marks (batch.c): in this loop
 	 * turn's list of sessions that sent input, of those given frames
 	 * during a flush, and whether the last read delivered a frame. */
 	bool had_input, got_frames, read_something;

@@ -11,6 +11,8 @@
 #endif
 #include "chat_test.h"
 
+#include "chat_proto.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,6 +529,53 @@ CHAT_TEST(test_frames_escaping_survives_worst_case_expansion)
 	ws_close(c);
 }
 
+/*
+ * lws hands a frame's payload over in pieces of the rx buffer
+ * (CHAT_PROTO_RX_BUFFER, small for idle memory), so even an unfragmented
+ * message larger than it is reassembled. Payloads of one byte under, at
+ * and over each of its first multiples come back whole, and a UTF-8
+ * character cut by the piece boundary is not taken for invalid.
+ */
+CHAT_TEST(test_frames_unfragmented_messages_across_rx_buffer_pieces)
+{
+	const size_t rx = CHAT_PROTO_RX_BUFFER;
+	char nick[CHAT_NICK_MAX + 1];
+	struct ws_client *c = chat_connect(port, nick);
+	char *wrapper = message_json("", 0, NULL);
+	size_t overhead = strlen(wrapper), cap = 3 * rx + 8;
+	char *text = malloc(cap);
+
+	free(wrapper);
+	assert_non_null(text);
+	for (size_t k = 1; k <= 3; k++)
+		for (size_t len = k * rx - 1; len <= k * rx + 1; len++) {
+			for (size_t i = 0; i < len; i++)
+				text[i] = (char)('a' + i % 26);
+			print_message("  %zu bytes\n", len);
+			expect_roundtrip(c, nick, text, len, true);
+		}
+	/* As a JSON request: the payload, wrapper and all, one byte under, at
+	 * and over the buffer. */
+	for (size_t len = rx - 1 - overhead; len <= rx + 1 - overhead; len++) {
+		memset(text, 'j', len);
+		expect_roundtrip(c, nick, text, len, false);
+	}
+	/* A three-byte character straddling the end of the first piece, at
+	 * each of its three offsets. */
+	for (size_t lead = 0; lead < 3; lead++) {
+		size_t len = lead;
+
+		memset(text, 'x', lead);
+		while (len + 3 <= rx + 6) {
+			memcpy(text + len, "\xe2\x82\xac", 3);
+			len += 3;
+		}
+		expect_roundtrip(c, nick, text, len, true);
+	}
+	free(text);
+	ws_close(c);
+}
+
 CHAT_TEST(test_frames_nul_in_plain_text_round_trips)
 {
 	/* NUL is valid UTF-8 and a control character: it must come back as
@@ -545,6 +594,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_frames_fragmented_message_is_reassembled, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_frames_unfragmented_messages_across_rx_buffer_pieces,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_frames_one_byte_fragments_split_utf8_sequences,
 			setup, teardown),
