@@ -6,11 +6,13 @@
  */
 #include "eio_poll.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
 #include "chat_proto.h"
+#include "growbuf.h"
 #include "http.h"
 #include "log.h"
 #include "msg.h"
@@ -457,36 +459,18 @@ eio_poll_body(struct lws *wsi, struct eio_poll_req *req, const void *in,
 	      size_t len)
 {
 	size_t max;
+	int rc;
 
 	(void)wsi;
 	if (!req->post || !req->p || req->too_big || !len)
 		return 0; /* read on to the end, then answered */
 	if (chat_now_ms() - req->started_ms > POST_DEADLINE_MS)
 		return -1; /* a trickle: hang up */
-	if (!len)
-		return 0; /* an empty body's call: no memcpy from NULL */
 	max = req->p->s.chat->cfg->max_message_bytes;
-	if (req->len + len > max) {
+	rc = growbuf_append(&req->body, &req->len, &req->cap, in, len, max);
+	if (rc == -EMSGSIZE)
 		req->too_big = true;
-		return 0;
-	}
-	if (req->len + len > req->cap) {
-		size_t cap = req->cap ? req->cap * 2 : 1024;
-		char *b;
-
-		while (cap < req->len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		b = realloc(req->body, cap);
-		if (!b)
-			return -1;
-		req->body = b;
-		req->cap = cap;
-	}
-	memcpy(req->body + req->len, in, len);
-	req->len += len;
-	return 0;
+	return rc == -ENOMEM ? -1 : 0;
 }
 
 int

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "growbuf.h"
 #include "log.h"
 #include "msg.h"
 
@@ -170,27 +171,7 @@ session_typing_reset(struct session *s, const struct room *r)
 int
 session_rx_append(struct session *s, const void *data, size_t len, size_t max)
 {
-	if (len > max || s->rx_len > max - len)
-		return -EMSGSIZE;
-	if (!len)
-		return 0; /* an empty fragment; rx may still be NULL */
-	if (s->rx_len + len > s->rx_cap) {
-		size_t cap = s->rx_cap ? s->rx_cap : 1024;
-		char *rx;
-
-		while (cap < s->rx_len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		rx = realloc(s->rx, cap);
-		if (!rx)
-			return -ENOMEM;
-		s->rx = rx;
-		s->rx_cap = cap;
-	}
-	memcpy(s->rx + s->rx_len, data, len);
-	s->rx_len += len;
-	return 0;
+	return growbuf_append(&s->rx, &s->rx_len, &s->rx_cap, data, len, max);
 }
 
 void
