@@ -7,6 +7,7 @@
 #include "eio_poll.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,29 +143,55 @@ respond_error(struct eio_poll_req *req, enum engineio_error e)
 
 /* ---- the session's end ---- */
 
+/*
+ * Pops the frames queued, up to max bytes of payload (one frame at least),
+ * and joins them with Engine.IO's separator into one payload, followed by
+ * the packet last when it is not NULL. Returns a buffer the caller frees,
+ * or NULL with *len 0 when there is nothing to send, or out of memory (then
+ * the queue is as it was).
+ */
+static char *
+join_frames(struct msgq *q, size_t max, const char *last, size_t *len)
+{
+	size_t total = 0, n = 0;
+	struct msg *m;
+	char *buf, *at;
+
+	*len = 0;
+	for (; (m = msgq_peek_at(q, n)); n++) {
+		if (n && total + m->len + 1 > max)
+			break;
+		total += m->len + (n ? 1 : 0);
+	}
+	if (last)
+		total += strlen(last) + (n ? 1 : 0);
+	if ((!n && !last) || !(buf = malloc(total)))
+		return NULL;
+	at = buf;
+	for (size_t i = 0; i < n; i++) {
+		m = msgq_pop(q);
+		if (i)
+			*at++ = ENGINEIO_SEPARATOR;
+		memcpy(at, msg_payload(m), m->len);
+		at += m->len;
+		msg_unref(m);
+	}
+	if (last) {
+		if (n)
+			*at++ = ENGINEIO_SEPARATOR;
+		memcpy(at, last, strlen(last));
+	}
+	*len = total;
+	return buf;
+}
+
 /* Its last frames (a dialect's goodbye, staged with the close) and the
- * close packet, as one payload. */
+ * close packet, as one payload; without memory the poll gets the close
+ * packet alone. */
 static void
 make_bye(struct eio_poll *p)
 {
-	size_t len = 1;
-	struct msg *m;
-	char *at;
-
-	for (size_t i = 0; (m = msgq_peek_at(&p->s.q, i)); i++)
-		len += m->len + 1;
-	p->bye = malloc(len);
-	if (!p->bye)
-		return; /* the poll gets the close packet alone */
-	at = p->bye;
-	while ((m = msgq_pop(&p->s.q))) {
-		memcpy(at, msg_payload(m), m->len);
-		at += m->len;
-		*at++ = ENGINEIO_SEPARATOR;
-		msg_unref(m);
-	}
-	*at++ = '1';
-	p->bye_len = (size_t)(at - p->bye);
+	p->bye = join_frames(&p->s.q, SIZE_MAX, "1", &p->bye_len);
 }
 
 static void
@@ -278,37 +305,6 @@ eio_poll_wake(struct session *s)
 		lws_callback_on_writable(p->get->wsi);
 }
 
-/* The frames queued (at most POLL_PAYLOAD_MAX of them, one at least) as
- * one payload, into a buffer the caller frees; NULL with *len 0 when
- * there are none, or out of memory. */
-static char *
-take_frames(struct eio_poll *p, size_t *len)
-{
-	size_t total = 0, n = 0;
-	struct msg *m;
-	char *buf, *at;
-
-	*len = 0;
-	for (; (m = msgq_peek_at(&p->s.q, n)); n++) {
-		if (n && total + m->len + 1 > POLL_PAYLOAD_MAX)
-			break;
-		total += m->len + (n ? 1 : 0);
-	}
-	if (!n || !(buf = malloc(total)))
-		return NULL;
-	at = buf;
-	for (size_t i = 0; i < n; i++) {
-		m = msgq_pop(&p->s.q);
-		if (i)
-			*at++ = ENGINEIO_SEPARATOR;
-		memcpy(at, msg_payload(m), m->len);
-		at += m->len;
-		msg_unref(m);
-	}
-	*len = total;
-	return buf;
-}
-
 /* Answers the poll req (done with it then); returns 1 when it is left
  * waiting. */
 static int
@@ -339,7 +335,7 @@ answer_poll(struct eio_poll_req *req)
 	}
 	if (p->ending)
 		return 1; /* its end (end_now) answers it: frames and close */
-	body = take_frames(p, &len);
+	body = join_frames(&p->s.q, POLL_PAYLOAD_MAX, NULL, &len);
 	if (!body && !p->probed)
 		return 1; /* nothing to say yet */
 	if (!body)
